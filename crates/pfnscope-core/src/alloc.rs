@@ -1,0 +1,468 @@
+//! Allocating and freeing pages: GFP masks, watermarks, the zonelist walk
+//! of `get_page_from_freelist()` and the public `alloc_pages` / `free_pages`
+//! entry points (mm/page_alloc.c, v6.12).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Errno, Error, Result};
+use crate::geometry::{PfnRange, ZoneType};
+use crate::machine::{Machine, VmEvent};
+use crate::migratetype::MigrateType;
+use crate::page::{InUse, PageFlags, PageKind, PageWord, Tag};
+use crate::trace::{KernelFn, StepKind};
+use crate::zone::{Wmark, ZoneCounter};
+
+/// `ALLOC_*` flags (mm/internal.h), the ones the model uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocFlags(pub u16);
+
+impl AllocFlags {
+    /// `ALLOC_WMARK_MIN` instead of low (the slow path).
+    pub const WMARK_MIN: AllocFlags = AllocFlags(1 << 0);
+    /// `ALLOC_NOFRAGMENT`: fall back only whole pageblocks.
+    pub const NOFRAGMENT: AllocFlags = AllocFlags(1 << 1);
+    /// `ALLOC_CMA`: may use MIGRATE_CMA free lists.
+    pub const CMA: AllocFlags = AllocFlags(1 << 2);
+    /// `ALLOC_HIGHATOMIC`: may use and create the HIGHATOMIC reserve.
+    pub const HIGHATOMIC: AllocFlags = AllocFlags(1 << 3);
+    /// `ALLOC_NON_BLOCK`: cannot sleep (GFP_ATOMIC).
+    pub const NON_BLOCK: AllocFlags = AllocFlags(1 << 4);
+    /// `ALLOC_MIN_RESERVE`: `__GFP_HIGH`, may dip into half the min reserve.
+    pub const MIN_RESERVE: AllocFlags = AllocFlags(1 << 5);
+
+    pub const fn empty() -> AllocFlags {
+        AllocFlags(0)
+    }
+    pub const fn contains(self, f: AllocFlags) -> bool {
+        self.0 & f.0 == f.0
+    }
+    pub const fn union(self, f: AllocFlags) -> AllocFlags {
+        AllocFlags(self.0 | f.0)
+    }
+    pub const fn without(self, f: AllocFlags) -> AllocFlags {
+        AllocFlags(self.0 & !f.0)
+    }
+    /// `ALLOC_RESERVES`.
+    const fn reserves(self) -> bool {
+        self.0 & (Self::HIGHATOMIC.0 | Self::NON_BLOCK.0 | Self::MIN_RESERVE.0) != 0
+    }
+}
+
+/// A GFP mask, reduced to what decides where pages come from. It is
+/// serialized by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gfp {
+    /// The name, e.g. `GFP_KERNEL`.
+    pub name: &'static str,
+    /// From `__GFP_MOVABLE` / `__GFP_RECLAIMABLE` (`gfp_migratetype()`).
+    pub migratetype: MigrateType,
+    /// The highest zone the mask allows (`gfp_zone()`).
+    pub highest_zone: ZoneType,
+    /// No `__GFP_DIRECT_RECLAIM`: cannot sleep.
+    pub atomic: bool,
+    /// `__GFP_HIGH`.
+    pub high: bool,
+}
+
+impl Gfp {
+    pub const KERNEL: Gfp = Gfp { name: "GFP_KERNEL", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Normal, atomic: false, high: false };
+    pub const KERNEL_RECLAIMABLE: Gfp = Gfp { name: "GFP_KERNEL|__GFP_RECLAIMABLE", migratetype: MigrateType::Reclaimable, highest_zone: ZoneType::Normal, atomic: false, high: false };
+    pub const HIGHUSER_MOVABLE: Gfp = Gfp { name: "GFP_HIGHUSER_MOVABLE", migratetype: MigrateType::Movable, highest_zone: ZoneType::Movable, atomic: false, high: false };
+    /// Migration targets for contiguous allocation (`GFP_USER|__GFP_MOVABLE`).
+    pub const USER_MOVABLE: Gfp = Gfp { name: "GFP_USER|__GFP_MOVABLE", migratetype: MigrateType::Movable, highest_zone: ZoneType::Movable, atomic: false, high: false };
+    pub const ATOMIC: Gfp = Gfp { name: "GFP_ATOMIC", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Normal, atomic: true, high: true };
+    pub const DMA32: Gfp = Gfp { name: "GFP_DMA32", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Dma32, atomic: false, high: false };
+    pub const DMA: Gfp = Gfp { name: "GFP_DMA", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Dma, atomic: false, high: false };
+
+    /// Every named mask, for menus.
+    pub const ALL: [Gfp; 7] = [Gfp::KERNEL, Gfp::KERNEL_RECLAIMABLE, Gfp::HIGHUSER_MOVABLE, Gfp::USER_MOVABLE, Gfp::ATOMIC, Gfp::DMA32, Gfp::DMA];
+
+    pub fn by_name(name: &str) -> Option<Gfp> {
+        Gfp::ALL.into_iter().find(|g| g.name == name)
+    }
+}
+
+impl Serialize for Gfp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Gfp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Gfp, D::Error> {
+        let name = String::deserialize(d)?;
+        Gfp::by_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown GFP mask {name:?}")))
+    }
+}
+
+impl Machine {
+    /// `wmark_pages()`: a watermark plus the zone's current boost.
+    pub fn wmark_pages(&self, zi: usize, w: Wmark) -> u64 {
+        self.zones[zi].watermark[w as usize] + self.zone_counter(zi, ZoneCounter::WatermarkBoost) as u64
+    }
+
+    /// `__zone_watermark_ok()` (v6.12) without `lowmem_reserve`: enough free
+    /// pages above the mark after the unusable ones (the highatomic reserve
+    /// unless allowed, CMA unless ALLOC_CMA), and for order > 0 a free block
+    /// of that order that the request may use.
+    pub fn zone_watermark_ok(&self, zi: usize, order: u8, mark: u64, flags: AllocFlags) -> bool {
+        let mut free = self.zone_free_pages(zi);
+        let mut unusable = (1i64 << order) - 1;
+        if !flags.reserves() {
+            unusable += self.zone_counter(zi, ZoneCounter::NrReservedHighatomic);
+        }
+        if !flags.contains(AllocFlags::CMA) {
+            unusable += self.zone_counter(zi, ZoneCounter::FreeCmaPages);
+        }
+        free -= unusable;
+        let mut min = mark as i64;
+        if flags.contains(AllocFlags::MIN_RESERVE) {
+            min -= min / 2;
+            if flags.contains(AllocFlags::NON_BLOCK) {
+                min -= min / 4;
+            }
+        }
+        if free <= min {
+            return false;
+        }
+        if order == 0 {
+            return true;
+        }
+        (order..=self.geo.max_order).any(|o| {
+            self.nr_free(zi, o) > 0
+                && ([MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable].iter().any(|&mt| !self.free_area_empty(zi, o, mt))
+                    || (flags.contains(AllocFlags::CMA) && !self.free_area_empty(zi, o, MigrateType::Cma))
+                    || (flags.contains(AllocFlags::HIGHATOMIC) && !self.free_area_empty(zi, o, MigrateType::HighAtomic)))
+        })
+    }
+
+    /// `__rmqueue_cma_fallback()`.
+    fn __rmqueue_cma_fallback(&mut self, zi: usize, order: u8) -> Option<u64> {
+        self.enter(KernelFn::RmqueueCmaFallback);
+        let page = self.__rmqueue_smallest(zi, order, MigrateType::Cma);
+        self.leave();
+        page
+    }
+
+    /// `__rmqueue()` (v6.12): movable requests use CMA first when CMA holds
+    /// more than half the zone's free pages; otherwise the request's own
+    /// type, then CMA, then another type's lists.
+    pub(crate) fn __rmqueue(&mut self, zi: usize, order: u8, mt: MigrateType, flags: AllocFlags) -> Option<u64> {
+        self.enter(KernelFn::Rmqueue_);
+        let cma = flags.contains(AllocFlags::CMA);
+        let mut page = None;
+        if cma && self.zone_counter(zi, ZoneCounter::FreeCmaPages) > self.zone_free_pages(zi) / 2 {
+            page = self.__rmqueue_cma_fallback(zi, order);
+        }
+        if page.is_none() {
+            page = self.__rmqueue_smallest(zi, order, mt);
+        }
+        if page.is_none() && cma {
+            page = self.__rmqueue_cma_fallback(zi, order);
+        }
+        if page.is_none() {
+            page = self.__rmqueue_fallback(zi, order, mt, flags);
+        }
+        self.leave();
+        page
+    }
+
+    /// `rmqueue_buddy()`: straight from the free lists, with the HIGHATOMIC
+    /// reserve first for ALLOC_HIGHATOMIC and last for non-blocking requests.
+    fn rmqueue_buddy(&mut self, zi: usize, order: u8, mt: MigrateType, flags: AllocFlags) -> Option<u64> {
+        self.enter(KernelFn::RmqueueBuddy);
+        let mut page = None;
+        if flags.contains(AllocFlags::HIGHATOMIC) {
+            page = self.__rmqueue_smallest(zi, order, MigrateType::HighAtomic);
+        }
+        if page.is_none() {
+            page = self.__rmqueue(zi, order, mt, flags);
+        }
+        if page.is_none() && flags.contains(AllocFlags::NON_BLOCK) {
+            page = self.__rmqueue_smallest(zi, order, MigrateType::HighAtomic);
+        }
+        self.leave();
+        page
+    }
+
+    /// `rmqueue()`: per-cpu lists for the orders they hold, buddy otherwise.
+    fn rmqueue(&mut self, zi: usize, order: u8, mt: MigrateType, flags: AllocFlags) -> Option<u64> {
+        self.enter(KernelFn::Rmqueue);
+        let mut page = None;
+        if self.pcp_allowed_order(order) {
+            page = self.rmqueue_pcplist(zi, order, mt, flags);
+        }
+        if page.is_none() {
+            page = self.rmqueue_buddy(zi, order, mt, flags);
+        }
+        self.leave();
+        page
+    }
+
+    /// The zones a mask may use, preferred first (the zonelist, one node).
+    fn zonelist(&self, gfp: Gfp) -> Vec<usize> {
+        (0..self.zones.len()).rev().filter(|&zi| self.zones[zi].zone_type <= gfp.highest_zone).collect()
+    }
+
+    /// `get_page_from_freelist()` (v6.12): the first zone of the zonelist
+    /// above its watermark gives the page; ALLOC_NOFRAGMENT is dropped and
+    /// the walk repeated if every zone failed with it.
+    fn get_page_from_freelist(&mut self, gfp: Gfp, order: u8, mut flags: AllocFlags) -> Option<(usize, u64)> {
+        self.enter(KernelFn::GetPageFromFreelist);
+        let zones = self.zonelist(gfp);
+        let result = loop {
+            let mut found = None;
+            for &zi in &zones {
+                let wmark = if flags.contains(AllocFlags::WMARK_MIN) { Wmark::Min } else { Wmark::Low };
+                let mark = self.wmark_pages(zi, wmark);
+                if !self.zone_watermark_ok(zi, order, mark, flags) {
+                    let (name, free) = (self.zones[zi].name(), self.zone_free_pages(zi));
+                    self.enter(KernelFn::ZoneWatermarkOk);
+                    self.note(StepKind::Failure, None, || format!("zone {name}: {free} free pages fail the {wmark:?} watermark of {mark} for order {order}"));
+                    self.leave();
+                    continue;
+                }
+                if let Some(pfn) = self.rmqueue(zi, order, gfp.migratetype, flags) {
+                    found = Some((zi, pfn));
+                    break;
+                }
+            }
+            if found.is_none() && flags.contains(AllocFlags::NOFRAGMENT) {
+                flags = flags.without(AllocFlags::NOFRAGMENT);
+                self.note(StepKind::Decision, None, || "every zone failed with ALLOC_NOFRAGMENT: retry without it".into());
+                continue;
+            }
+            break found;
+        };
+        if let Some((zi, pfn)) = result {
+            if flags.contains(AllocFlags::HIGHATOMIC) {
+                self.reserve_highatomic_pageblock(pfn, order, zi);
+            }
+        }
+        self.leave();
+        result
+    }
+
+    /// `alloc_flags_nofragment()`: ALLOC_NOFRAGMENT when the preferred zone
+    /// is ZONE_NORMAL and a DMA32 zone exists below it.
+    fn alloc_flags_nofragment(&self, gfp: Gfp) -> AllocFlags {
+        let preferred = self.zonelist(gfp).first().map(|&zi| self.zones[zi].zone_type);
+        if preferred == Some(ZoneType::Normal) && self.zone_index(ZoneType::Dma32).is_some() {
+            AllocFlags::NOFRAGMENT
+        } else {
+            AllocFlags::empty()
+        }
+    }
+
+    /// `__alloc_pages()` (v6.12), then `prep_new_page()` marks the pages as
+    /// `kind`. Blocks of order > 0 are compound (`__GFP_COMP`).
+    ///
+    /// Simplified slow path: after the fast path (low watermark) fails, one
+    /// more try at the min watermark with the atomic reserves; then a
+    /// highatomic reserve is given back and the per-cpu lists drained
+    /// (what direct reclaim does before retrying), and one last try. There
+    /// is no reclaim, compaction or OOM killer: the request fails -ENOMEM.
+    pub fn alloc_pages(&mut self, gfp: Gfp, order: u8, kind: PageKind) -> Result<u64> {
+        if order > self.geo.max_order {
+            return Err(Error::OrderTooLarge { order, max: self.geo.max_order });
+        }
+        self.enter(KernelFn::AllocPages);
+        let cma = if gfp.migratetype == MigrateType::Movable { AllocFlags::CMA } else { AllocFlags::empty() };
+        let fast = cma.union(self.alloc_flags_nofragment(gfp));
+        let mut slow = cma.union(AllocFlags::WMARK_MIN);
+        if gfp.atomic {
+            slow = slow.union(AllocFlags::NON_BLOCK);
+            if order > 0 {
+                slow = slow.union(AllocFlags::HIGHATOMIC);
+            }
+        }
+        if gfp.high {
+            slow = slow.union(AllocFlags::MIN_RESERVE);
+        }
+        let mut got = self.get_page_from_freelist(gfp, order, fast);
+        if got.is_none() {
+            got = self.get_page_from_freelist(gfp, order, slow);
+        }
+        if got.is_none() && !gfp.atomic {
+            self.unreserve_highatomic_pageblock(gfp.migratetype, false);
+            self.drain_all_pages(None);
+            got = self.get_page_from_freelist(gfp, order, slow);
+        }
+        let result = match got {
+            Some((_, pfn)) => {
+                self.prep_new_page(pfn, order, kind);
+                Ok(pfn)
+            }
+            None => {
+                self.count_vm_event(VmEvent::AllocFail, 1);
+                self.note(StepKind::Failure, None, || format!("page allocation failure: order:{order}, mode:{}", gfp.name));
+                Err(Error::AllocFailed { order, gfp: gfp.name.into(), errno: Errno::ENOMEM })
+            }
+        };
+        self.leave();
+        result
+    }
+
+    /// `prep_new_page()`: refcount 1 on the head; a compound page for
+    /// order > 0. LRU kinds start in the CPU's LRU batch (not yet
+    /// `PageLRU`), as `folio_add_lru()` leaves them.
+    fn prep_new_page(&mut self, pfn: u64, order: u8, kind: PageKind) {
+        self.enter(KernelFn::PrepNewPage);
+        let mut head = InUse::new(kind);
+        if kind.is_lru() {
+            head = head.with_flags(PageFlags::LRU_BATCH).with_mapcount(u8::from(kind == PageKind::Anon));
+        }
+        if order > 0 {
+            head.compound_order = order;
+            head = head.with_flags(PageFlags::HEAD);
+            let tail = InUse { refcount: 0, mapcount: 0, flags: PageFlags::TAIL, ..head };
+            for p in pfn + 1..pfn + (1 << order) {
+                self.set_page(p, PageWord::in_use(tail));
+            }
+        }
+        self.set_page(pfn, PageWord::in_use(head));
+        if kind.is_lru() {
+            self.folio_add_lru(pfn);
+        }
+        self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + (1 << order))), || format!("order-{order} {} at {pfn:#x}", kind.label()));
+        self.leave();
+    }
+
+    /// Checks that `pfn` heads an allocation of `order` and returns its zone.
+    fn check_allocated(&self, pfn: u64, order: u8) -> Result<(usize, InUse)> {
+        if order > self.geo.max_order {
+            return Err(Error::OrderTooLarge { order, max: self.geo.max_order });
+        }
+        let zi = self.check_pfn(pfn)?;
+        if pfn & ((1 << order) - 1) != 0 {
+            return Err(Error::Misaligned { pfn, order });
+        }
+        let p = self.page(pfn).as_in_use().ok_or(Error::NotAllocated { pfn })?;
+        if p.flags.contains(PageFlags::TAIL) {
+            return Err(Error::NotHead { pfn });
+        }
+        if p.kind == PageKind::Reserved {
+            return Err(Error::Reserved { pfn });
+        }
+        if p.compound_order != order {
+            return Err(Error::OrderMismatch { pfn, expected: order, actual: p.compound_order });
+        }
+        if p.refcount == 0 {
+            return Err(Error::NotAllocated { pfn });
+        }
+        Ok((zi, p))
+    }
+
+    /// `__free_pages()`: drop a reference; at zero the block goes to this
+    /// CPU's list (`free_unref_page()`) or straight to buddy. Returns whether
+    /// the block was freed (a pinned page keeps its other references).
+    pub fn free_pages(&mut self, pfn: u64, order: u8) -> Result<bool> {
+        let (zi, p) = self.check_allocated(pfn, order)?;
+        self.enter(KernelFn::FreePages);
+        let freed = if p.refcount > 1 {
+            self.set_page(pfn, PageWord::in_use(InUse { refcount: p.refcount - 1, ..p }));
+            self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + 1)), || format!("put_page: refcount {} -> {}", p.refcount, p.refcount - 1));
+            false
+        } else {
+            for t in pfn..pfn + (1 << order) {
+                self.set_page(t, PageWord::FREE_TAIL);
+            }
+            self.free_unref_page(pfn, zi, order);
+            true
+        };
+        self.leave();
+        Ok(freed)
+    }
+
+    /// The allocation a PFN belongs to: `(head pfn, order)` if in use.
+    pub fn allocation_at(&self, pfn: u64) -> Option<(u64, u8)> {
+        let p = self.page(pfn).as_in_use()?;
+        if !p.flags.contains(PageFlags::TAIL) {
+            return Some((pfn, p.compound_order));
+        }
+        // Walk down to the head: at most MAX_ORDER_NR_PAGES pages.
+        (1..=self.geo.max_order_nr_pages()).filter_map(|d| pfn.checked_sub(d)).find_map(|q| {
+            let h = self.page(q).as_in_use()?;
+            (h.flags.contains(PageFlags::HEAD) && q + (1 << h.compound_order) > pfn).then_some((q, h.compound_order))
+        })
+    }
+
+    /// True if a page is free memory (buddy, inside a free block, or on a
+    /// per-cpu list).
+    pub fn is_free(&self, pfn: u64) -> bool {
+        matches!(self.page(pfn).tag(), Tag::Buddy | Tag::FreeTail | Tag::Pcp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::MachineSpec;
+
+    #[test]
+    fn order0_alloc_refills_the_pcp_list_with_a_batch() {
+        let mut m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+        let zi = m.zone_index(ZoneType::Movable).unwrap();
+        let pfn = m.alloc_pages(Gfp::HIGHUSER_MOVABLE, 0, PageKind::Anon).unwrap();
+        assert_eq!(m.zone_of(pfn), Some(zi));
+        let batch = m.zones()[zi].pcp_batch;
+        // rmqueue_bulk took `batch` pages; one was handed out.
+        assert_eq!(m.pcp_count(zi, 0), batch - 1);
+        let p = m.page(pfn).as_in_use().unwrap();
+        assert_eq!((p.kind, p.refcount), (PageKind::Anon, 1));
+        assert!(p.flags.contains(PageFlags::LRU_BATCH));
+    }
+
+    #[test]
+    fn free_goes_to_the_pcp_head_and_drain_returns_it_to_buddy() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let pfn = m.alloc_pages(Gfp::KERNEL, 0, PageKind::Kernel).unwrap();
+        assert!(m.free_pages(pfn, 0).unwrap());
+        assert_eq!(m.page(pfn).tag(), Tag::Pcp);
+        assert_eq!(m.pcp_list_pfns(0, 0, m.order_to_pindex(m.get_pageblock_migratetype(pfn), 0))[0], pfn);
+        m.drain_all_pages(None);
+        assert_eq!(m.pcp_count(0, 0), 0);
+        assert_eq!(m.zone_free_pages(0), 4096 - 64);
+    }
+
+    #[test]
+    fn bad_frees_are_typed_errors() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let pfn = m.alloc_pages(Gfp::KERNEL, 2, PageKind::SlabUnmovable).unwrap();
+        assert_eq!(m.free_pages(pfn + 1, 0), Err(Error::NotHead { pfn: pfn + 1 }));
+        assert_eq!(m.free_pages(pfn, 1), Err(Error::OrderMismatch { pfn, expected: 1, actual: 2 }));
+        assert!(matches!(m.free_pages(pfn, 3), Err(Error::Misaligned { .. } | Error::OrderMismatch { .. })));
+        assert_eq!(m.free_pages(0x0, 0), Err(Error::Reserved { pfn: 0 }));
+        assert_eq!(m.free_pages(0x10_0000, 0), Err(Error::PfnOutOfRange { pfn: 0x10_0000 }));
+        assert!(m.free_pages(pfn, 2).unwrap());
+        assert!(matches!(m.free_pages(pfn, 2), Err(Error::NotAllocated { .. })));
+        assert!(matches!(m.alloc_pages(Gfp::KERNEL, 11, PageKind::Kernel), Err(Error::OrderTooLarge { order: 11, max: 10 })));
+    }
+
+    #[test]
+    fn allocation_fails_with_enomem_when_memory_runs_out() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let mut n = 0;
+        let err = loop {
+            match m.alloc_pages(Gfp::KERNEL, 3, PageKind::Kernel) {
+                Ok(_) => n += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, Error::AllocFailed { errno: Errno::ENOMEM, .. }));
+        // Everything above the min watermark was handed out.
+        assert!(n > 400 && n < 504, "{n}");
+        assert_eq!(m.vm_event(VmEvent::AllocFail), 1);
+    }
+
+    #[test]
+    fn watermark_check_counts_unusable_cma_and_highatomic() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let free = m.zone_free_pages(0) as u64;
+        assert!(m.zone_watermark_ok(0, 0, free - 1, AllocFlags::empty()));
+        assert!(!m.zone_watermark_ok(0, 0, free, AllocFlags::empty()));
+        // order 10 needs a free order-10 block and 1023 more free pages.
+        assert!(m.zone_watermark_ok(0, 10, free - 1024, AllocFlags::empty()));
+        assert!(!m.zone_watermark_ok(0, 10, free - 1023, AllocFlags::empty()));
+    }
+}

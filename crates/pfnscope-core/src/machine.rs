@@ -1,0 +1,511 @@
+//! The simulated machine: zones over a flat array of page words, pageblock
+//! flags, free lists and per-cpu lists, all in one journaled [`Store`].
+//!
+//! List heads share the page words' index space: node `i < nr_pages` is the
+//! page at `base_pfn + i`, node `nr_pages + k` is list head `k`. Lists are
+//! circular, like `struct list_head`, so `list_del` needs no list pointer.
+
+use crate::error::{Error, Result};
+use crate::geometry::{Geometry, MachineSpec, PfnRange, ZoneType};
+use crate::migratetype::{MigrateType, MIGRATE_TYPES};
+use crate::page::{InUse, PageKind, PageWord, Tag, LINK_MASK};
+use crate::store::Store;
+use crate::trace::{KernelFn, Recorder, StepKind, Trace};
+use crate::zone::{self, Zone, ZoneCounter, NR_PCP_LISTS};
+
+/// Machine-wide event counters (a few of `/proc/vmstat`'s), journaled so
+/// they step back with the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmEvent {
+    /// `mm_page_alloc_extfrag` tracepoint hits: fallbacks to another type.
+    ExtfragFallbacks = 0,
+    /// Fallbacks with `fragmenting=1` (below pageblock_order).
+    ExtfragFragmenting = 1,
+    /// Failed page allocations.
+    AllocFail = 2,
+    /// `PGMIGRATE_SUCCESS`.
+    MigrateSuccess = 3,
+    /// `PGMIGRATE_FAIL`.
+    MigrateFail = 4,
+    /// Pageblocks that failed isolation.
+    IsolateFail = 5,
+}
+
+pub(crate) const NR_VM_EVENTS: usize = 6;
+
+/// Pageblock flag bits: 3 migratetype bits and the compaction skip bit.
+pub const PB_MIGRATETYPE_MASK: u8 = 0b0111;
+/// `PB_migrate_skip`.
+pub const PB_SKIP: u8 = 0b1000;
+
+/// A simulated machine (one NUMA node).
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub(crate) spec: MachineSpec,
+    pub(crate) geo: Geometry,
+    /// The PFN of page word 0 (the first zone's start, rounded down to a
+    /// MAX_PAGE_ORDER block so buddy PFNs never leave the array).
+    pub(crate) base_pfn: u64,
+    pub(crate) zones: Vec<Zone>,
+    pub(crate) store: Store,
+    pub(crate) recorder: Option<Recorder>,
+    /// The CPU that runs the next allocation or free.
+    pub(crate) cpu: u8,
+}
+
+impl Machine {
+    /// Boots a machine: every pageblock MOVABLE (`memmap_init_range`),
+    /// reserved ranges `PG_reserved`, and all other present memory freed to
+    /// the buddy allocator in the largest aligned blocks that fit
+    /// (`__free_pages_memory`), to the tail of the lists (`FPI_TO_TAIL`).
+    pub fn new(spec: MachineSpec) -> Result<Machine> {
+        validate(&spec)?;
+        let geo = spec.geometry;
+        let span = spec.span();
+        let max_block = geo.max_order_nr_pages();
+        let base_pfn = span.start & !(max_block - 1);
+        let end_pfn = span.end.div_ceil(max_block) * max_block;
+        let nr_pages = (end_pfn - base_pfn) as usize;
+        let nr_blocks = nr_pages >> geo.pageblock_order;
+        let nr_cpus = spec.nr_cpus as usize;
+        let heads_per_zone = geo.nr_orders() * MIGRATE_TYPES + nr_cpus * NR_PCP_LISTS;
+        let nr_heads = heads_per_zone * spec.zones.len();
+        if (nr_pages + nr_heads) as u64 > LINK_MASK {
+            return Err(Error::BadMachine(format!("{nr_pages} PFNs is more than the model's limit of {}", LINK_MASK as usize - nr_heads)));
+        }
+
+        let counters_per_zone = Zone::nr_counters(geo.nr_orders(), nr_cpus);
+        let global_counters = NR_VM_EVENTS + nr_cpus * crate::lru::LRU_BATCH_SLOTS;
+        let lowmem_managed: u64 = spec
+            .zones
+            .iter()
+            .filter(|z| z.zone_type != ZoneType::Movable)
+            .map(|z| managed_pages(z))
+            .sum();
+        let min_free_pages = zone::min_free_kbytes(lowmem_managed, &geo) >> (geo.page_shift - 10);
+        let zones = spec
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                let managed = managed_pages(z);
+                let watermark = zone::zone_watermarks(z.zone_type, managed, lowmem_managed, min_free_pages);
+                let pcp_batch = zone::zone_batchsize(managed, &geo);
+                Zone {
+                    zone_type: z.zone_type,
+                    span: z.span,
+                    present_pages: z.span.len() - z.holes.iter().map(PfnRange::len).sum::<u64>(),
+                    managed_pages: managed,
+                    watermark,
+                    pcp_high: zone::zone_highsize(watermark[1], pcp_batch, nr_cpus as u64),
+                    pcp_batch,
+                    free_head_base: (nr_pages + i * heads_per_zone) as u32,
+                    pcp_head_base: (nr_pages + i * heads_per_zone + geo.nr_orders() * MIGRATE_TYPES) as u32,
+                    counter_base: (global_counters + i * counters_per_zone) as u32,
+                    nr_orders: geo.nr_orders() as u8,
+                }
+            })
+            .collect();
+
+        let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0 };
+        for k in 0..nr_heads {
+            let node = (nr_pages + k) as u32;
+            m.store.set_head(k, node, node);
+        }
+        for b in 0..nr_blocks {
+            m.store.set_block(b, MigrateType::Movable as u8);
+        }
+        for zi in 0..m.zones.len() {
+            m.boot_zone(zi);
+        }
+        Ok(m)
+    }
+
+    /// Marks a zone's pages and frees its usable memory to the buddy lists.
+    fn boot_zone(&mut self, zi: usize) {
+        let zs = self.spec.zones[zi].clone();
+        for pfn in zs.span.start..zs.span.end {
+            let i = self.idx(pfn);
+            let w = if zs.holes.iter().any(|h| h.contains(pfn)) {
+                PageWord::HOLE
+            } else if zs.reserved.iter().any(|r| r.contains(pfn)) {
+                PageWord::in_use(InUse::new(PageKind::Reserved))
+            } else {
+                PageWord::FREE_TAIL
+            };
+            self.store.set_page(i, w);
+        }
+        // __free_pages_memory(): the largest naturally aligned blocks.
+        let mut pfn = zs.span.start;
+        while pfn < zs.span.end {
+            if self.page(pfn).tag() != Tag::FreeTail {
+                pfn += 1;
+                continue;
+            }
+            let run_end = (pfn..zs.span.end).find(|&p| self.page(p).tag() != Tag::FreeTail).unwrap_or(zs.span.end);
+            let mut start = pfn;
+            while start < run_end {
+                let mut order = (start.trailing_zeros() as u8).min(self.geo.max_order);
+                while start + (1 << order) > run_end {
+                    order -= 1;
+                }
+                let mt = self.get_pageblock_migratetype(start);
+                self.__free_one_page(start, zi, order, mt, crate::buddy::Fpi::TO_TAIL);
+                start += 1 << order;
+            }
+            pfn = run_end;
+        }
+    }
+
+    // ----- facts -------------------------------------------------------
+
+    pub fn spec(&self) -> &MachineSpec {
+        &self.spec
+    }
+    pub fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+    pub fn nr_cpus(&self) -> u8 {
+        self.spec.nr_cpus
+    }
+    /// The PFNs the page array covers (every zone, rounded out to
+    /// MAX_PAGE_ORDER blocks).
+    pub fn pfn_span(&self) -> PfnRange {
+        PfnRange::new(self.base_pfn, self.base_pfn + self.store.nr_pages() as u64)
+    }
+    /// The raw page words, indexed from `pfn_span().start`.
+    pub fn page_words(&self) -> &[PageWord] {
+        self.store.pages()
+    }
+    /// The raw pageblock flag bytes, indexed from `pfn_span().start`.
+    pub fn pageblock_flags(&self) -> &[u8] {
+        self.store.blocks()
+    }
+    /// Bytes of per-PFN state (page words and pageblock flags) per PFN.
+    pub fn bytes_per_pfn(&self) -> f64 {
+        (self.store.nr_pages() * 8 + self.store.nr_blocks()) as f64 / self.store.nr_pages() as f64
+    }
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The CPU that runs the next operation.
+    pub fn cpu(&self) -> u8 {
+        self.cpu
+    }
+    /// Chooses the CPU that runs the next operation.
+    pub fn set_cpu(&mut self, cpu: u8) -> Result<()> {
+        if cpu >= self.spec.nr_cpus {
+            return Err(Error::NoSuchCpu { cpu, nr_cpus: self.spec.nr_cpus });
+        }
+        self.cpu = cpu;
+        Ok(())
+    }
+
+    // ----- pages and pageblocks -----------------------------------------
+
+    #[inline]
+    pub(crate) fn idx(&self, pfn: u64) -> usize {
+        (pfn - self.base_pfn) as usize
+    }
+    #[inline]
+    pub(crate) fn node_pfn(&self, node: u32) -> u64 {
+        self.base_pfn + node as u64
+    }
+    #[inline]
+    pub(crate) fn in_array(&self, pfn: u64) -> bool {
+        pfn >= self.base_pfn && pfn < self.base_pfn + self.store.nr_pages() as u64
+    }
+
+    /// The word of a page; a hole outside the machine.
+    #[inline]
+    pub fn page(&self, pfn: u64) -> PageWord {
+        if self.in_array(pfn) {
+            self.store.page(self.idx(pfn))
+        } else {
+            PageWord::HOLE
+        }
+    }
+    #[inline]
+    pub(crate) fn set_page(&mut self, pfn: u64, w: PageWord) {
+        let i = self.idx(pfn);
+        self.store.set_page(i, w);
+    }
+
+    /// The zone index of a PFN (`page_zone()`), `None` outside every zone.
+    #[inline]
+    pub fn zone_of(&self, pfn: u64) -> Option<usize> {
+        self.zones.iter().position(|z| z.span.contains(pfn))
+    }
+
+    /// The zone index of a zone type.
+    pub fn zone_index(&self, t: ZoneType) -> Option<usize> {
+        self.zones.iter().position(|z| z.zone_type == t)
+    }
+
+    /// Checks that a PFN has memory behind it.
+    pub fn check_pfn(&self, pfn: u64) -> Result<usize> {
+        let zi = self.zone_of(pfn).ok_or(Error::PfnOutOfRange { pfn })?;
+        if self.page(pfn).tag() == Tag::Hole {
+            return Err(Error::Hole { pfn });
+        }
+        Ok(zi)
+    }
+
+    #[inline]
+    pub(crate) fn block_index(&self, pfn: u64) -> usize {
+        self.idx(pfn) >> self.geo.pageblock_order
+    }
+    /// `get_pageblock_migratetype()`.
+    #[inline]
+    pub fn get_pageblock_migratetype(&self, pfn: u64) -> MigrateType {
+        MigrateType::from_bits(self.store.block(self.block_index(pfn)) & PB_MIGRATETYPE_MASK)
+    }
+    /// The compaction skip bit of the pageblock holding `pfn`.
+    pub fn pageblock_skip(&self, pfn: u64) -> bool {
+        self.store.block(self.block_index(pfn)) & PB_SKIP != 0
+    }
+    /// `set_pageblock_migratetype()`.
+    pub(crate) fn set_pageblock_migratetype(&mut self, pfn: u64, mt: MigrateType) {
+        let b = self.block_index(pfn);
+        let v = (self.store.block(b) & !PB_MIGRATETYPE_MASK) | mt as u8;
+        self.store.set_block(b, v);
+    }
+    /// `pageblock_start_pfn()`.
+    #[inline]
+    pub fn pageblock_start_pfn(&self, pfn: u64) -> u64 {
+        pfn & !(self.geo.pageblock_nr_pages() - 1)
+    }
+
+    // ----- counters ------------------------------------------------------
+
+    /// A zone counter's current value.
+    pub fn zone_counter(&self, zi: usize, c: ZoneCounter) -> i64 {
+        self.store.counter(self.zones[zi].counter(c))
+    }
+    pub(crate) fn add_zone_counter(&mut self, zi: usize, c: ZoneCounter, delta: i64) {
+        let i = self.zones[zi].counter(c);
+        self.store.add_counter(i, delta);
+    }
+    /// `free_area[order].nr_free`.
+    pub fn nr_free(&self, zi: usize, order: u8) -> u64 {
+        self.zone_counter(zi, ZoneCounter::NrFree(order)) as u64
+    }
+    /// `zone_page_state(zone, NR_FREE_PAGES)`.
+    pub fn zone_free_pages(&self, zi: usize) -> i64 {
+        self.zone_counter(zi, ZoneCounter::FreePages)
+    }
+    /// A machine-wide event count.
+    pub fn vm_event(&self, e: VmEvent) -> i64 {
+        self.store.counter(e as usize)
+    }
+    pub(crate) fn count_vm_event(&mut self, e: VmEvent, n: i64) {
+        self.store.add_counter(e as usize, n);
+    }
+
+    // ----- intrusive lists (struct list_head) --------------------------
+
+    #[inline]
+    fn links(&self, node: u32) -> (u32, u32) {
+        let n = node as usize;
+        if n < self.store.nr_pages() {
+            let w = self.store.page(n);
+            (w.prev(), w.next())
+        } else {
+            self.store.head(n - self.store.nr_pages())
+        }
+    }
+    #[inline]
+    fn set_links(&mut self, node: u32, prev: Option<u32>, next: Option<u32>) {
+        let n = node as usize;
+        if n < self.store.nr_pages() {
+            let mut w = self.store.page(n);
+            if let Some(p) = prev {
+                w = w.with_prev(p);
+            }
+            if let Some(x) = next {
+                w = w.with_next(x);
+            }
+            self.store.set_page(n, w);
+        } else {
+            let k = n - self.store.nr_pages();
+            let (p0, x0) = self.store.head(k);
+            self.store.set_head(k, prev.unwrap_or(p0), next.unwrap_or(x0));
+        }
+    }
+    /// `list_add()` / `list_add_tail()` of a page node to a head node.
+    pub(crate) fn list_add(&mut self, node: u32, head: u32, tail: bool) {
+        let (head_prev, head_next) = self.links(head);
+        let (prev, next) = if tail { (head_prev, head) } else { (head, head_next) };
+        self.set_links(node, Some(prev), Some(next));
+        self.set_links(prev, None, Some(node));
+        self.set_links(next, Some(node), None);
+    }
+    /// `list_del()`.
+    pub(crate) fn list_del(&mut self, node: u32) {
+        let (prev, next) = self.links(node);
+        self.set_links(prev, None, Some(next));
+        self.set_links(next, Some(prev), None);
+    }
+    /// The first entry's PFN (`list_first_entry_or_null`).
+    pub(crate) fn list_first(&self, head: u32) -> Option<u64> {
+        let (_, next) = self.links(head);
+        (next != head).then(|| self.node_pfn(next))
+    }
+    /// The last entry's PFN.
+    pub(crate) fn list_last(&self, head: u32) -> Option<u64> {
+        let (prev, _) = self.links(head);
+        (prev != head).then(|| self.node_pfn(prev))
+    }
+    pub(crate) fn list_empty(&self, head: u32) -> bool {
+        self.links(head).1 == head
+    }
+    /// The PFNs on a list, first to last (bounded by the page count, so a
+    /// corrupt list cannot loop forever).
+    pub(crate) fn list_pfns(&self, head: u32) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut node = self.links(head).1;
+        while node != head && out.len() <= self.store.nr_pages() {
+            if node as usize >= self.store.nr_pages() {
+                break;
+            }
+            out.push(self.node_pfn(node));
+            node = self.links(node).1;
+        }
+        out
+    }
+    /// The PFNs on `free_area[order].free_list[mt]` of a zone, head first.
+    pub fn free_list_pfns(&self, zi: usize, order: u8, mt: MigrateType) -> Vec<u64> {
+        self.list_pfns(self.zones[zi].free_list(order, mt.index()))
+    }
+    /// The PFNs on one CPU's per-cpu list `pindex` of a zone, head first.
+    pub fn pcp_list_pfns(&self, zi: usize, cpu: u8, pindex: usize) -> Vec<u64> {
+        self.list_pfns(self.zones[zi].pcp_list(cpu, pindex))
+    }
+    pub(crate) fn page_node(&self, pfn: u64) -> u32 {
+        self.idx(pfn) as u32
+    }
+
+    // ----- tracing -------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn enter(&mut self, f: KernelFn) {
+        if let Some(r) = &mut self.recorder {
+            r.enter(f);
+        }
+    }
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        if let Some(r) = &mut self.recorder {
+            r.leave();
+        }
+    }
+    /// Records a step in the current function; `text` runs only when tracing.
+    #[inline]
+    pub(crate) fn note(&mut self, kind: StepKind, range: Option<PfnRange>, text: impl FnOnce() -> String) {
+        if self.recorder.is_some() {
+            let pos = self.store.position();
+            let t = text();
+            if let Some(r) = &mut self.recorder {
+                r.step(kind, range, t, pos);
+            }
+        }
+    }
+
+    /// Runs `op` with journaling and step recording on, and returns its
+    /// result with the trace. The state stays where `op` left it; seek the
+    /// store to any step's journal position to see the state after it.
+    pub fn record<R>(&mut self, title: impl Into<String>, op: impl FnOnce(&mut Machine) -> R) -> (R, Trace) {
+        let was_journaling = self.store.journaling();
+        self.store.set_journaling(true);
+        let journal_start = self.store.position();
+        let outer = self.recorder.replace(Recorder::default());
+        let result = op(self);
+        let steps = self.recorder.take().map(Recorder::into_steps).unwrap_or_default();
+        self.recorder = outer;
+        self.store.set_journaling(was_journaling);
+        (result, Trace { title: title.into(), journal_start, steps })
+    }
+
+    /// Moves the whole state to a journal position (see [`Trace::position_after`]).
+    pub fn seek(&mut self, pos: usize) -> usize {
+        self.store.seek(pos)
+    }
+    /// Turns journaling on or off (see [`Store::set_journaling`]).
+    pub fn set_journaling(&mut self, on: bool) {
+        self.store.set_journaling(on);
+    }
+}
+
+/// `managed_pages` of a zone spec: present, not reserved.
+fn managed_pages(z: &crate::geometry::ZoneSpec) -> u64 {
+    let holes: u64 = z.holes.iter().map(PfnRange::len).sum();
+    let reserved: u64 = z.reserved.iter().map(PfnRange::len).sum();
+    z.span.len().saturating_sub(holes + reserved)
+}
+
+fn validate(spec: &MachineSpec) -> Result<()> {
+    let bad = |s: String| Err(Error::BadMachine(s));
+    if spec.zones.is_empty() {
+        return bad("no zones".into());
+    }
+    if spec.nr_cpus == 0 || spec.nr_cpus > 64 {
+        return bad(format!("{} CPUs; 1 to 64 are supported", spec.nr_cpus));
+    }
+    let g = spec.geometry;
+    if g.pageblock_order > g.max_order || g.max_order > 15 || !(12..=16).contains(&g.page_shift) {
+        return bad(format!("geometry {g:?} is not supported"));
+    }
+    for (i, z) in spec.zones.iter().enumerate() {
+        if z.span.is_empty() {
+            return bad(format!("zone {} is empty", z.zone_type.proc_name()));
+        }
+        if let Some(prev) = i.checked_sub(1).map(|j| &spec.zones[j]) {
+            if prev.span.end > z.span.start || prev.zone_type >= z.zone_type {
+                return bad(format!("zones {} and {} overlap or are out of order", prev.zone_type.proc_name(), z.zone_type.proc_name()));
+            }
+        }
+        for r in z.holes.iter().chain(&z.reserved) {
+            if r.start < z.span.start || r.end > z.span.end || r.is_empty() {
+                return bad(format!("range {:#x}-{:#x} is not inside zone {}", r.start, r.end, z.zone_type.proc_name()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_frees_all_usable_memory_in_max_order_blocks() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        // 4096 pages, 64 reserved at the start: 0x40..0x400 fills the first
+        // MAX_ORDER block with orders 6, 7, 8 and 9, then three order-10 blocks.
+        assert_eq!(m.nr_free(0, 10), 3);
+        assert_eq!(m.nr_free(0, 9), 1);
+        assert_eq!(m.nr_free(0, 8), 1);
+        assert_eq!(m.nr_free(0, 7), 1);
+        assert_eq!(m.nr_free(0, 6), 1);
+        assert_eq!(m.zone_free_pages(0), 4096 - 64);
+        assert!(m.bytes_per_pfn() <= 8.01);
+    }
+
+    #[test]
+    fn bad_machines_are_errors() {
+        let mut spec = MachineSpec::teaching_64m();
+        spec.zones.swap(0, 1);
+        assert!(matches!(Machine::new(spec), Err(Error::BadMachine(_))));
+        let mut spec = MachineSpec::teaching_16m();
+        spec.nr_cpus = 0;
+        assert!(Machine::new(spec).is_err());
+        let mut spec = MachineSpec::teaching_16m();
+        spec.zones[0].holes.push(PfnRange::new(0x2000, 0x3000));
+        assert!(Machine::new(spec).is_err());
+    }
+}

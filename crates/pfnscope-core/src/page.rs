@@ -1,0 +1,370 @@
+//! The per-PFN state: one `u64` per page, packed like a tiny `struct page`.
+//!
+//! Like `struct page`, the word is a union whose meaning depends on what the
+//! page is. A free buddy head (`PageBuddy`, order in `page_private`) and a
+//! page on a per-cpu list keep their `lru` list links in the word, where an
+//! in-use page keeps its refcount, mapcount, pins and flags. Tail pages of a
+//! free block are marked [`PageState::FreeTail`], which the kernel does not
+//! do (it leaves them unmarked); marking them costs nothing when blocks merge
+//! or split and lets the map and the invariant checker see them directly.
+//!
+//! Layout (bit 0 first):
+//!
+//! | bits  | Buddy / Pcp            | InUse                          |
+//! |-------|------------------------|--------------------------------|
+//! | 0-2   | tag                    | tag                            |
+//! | 3-6   | order                  | kind (5 bits, 3-7)             |
+//! | 7     | PageReported (Buddy)   |                                |
+//! | 8-35  | `lru.prev` node        | refcount (8-23), mapcount (24-31) |
+//! | 36-63 | `lru.next` node        | pincount (32-39), flags (40-51), compound order (52-55) |
+//!
+//! Links are 28-bit node indices, so a machine may have up to 2^28 - 2^16
+//! PFNs (almost 1 TiB with 4 KiB pages).
+
+use serde::{Deserialize, Serialize};
+
+/// Bits of one list link.
+pub const LINK_BITS: u32 = 28;
+/// The largest node index a link can hold.
+pub const LINK_MASK: u64 = (1 << LINK_BITS) - 1;
+
+/// What a page is, the first thing the word says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Tag {
+    /// No memory here: a hole in the physical map (kpageflags NOPAGE).
+    Hole = 0,
+    /// The head of a free block on a buddy free list (`PageBuddy`).
+    Buddy = 1,
+    /// A page inside a free block (buddy or per-cpu), after its head.
+    FreeTail = 2,
+    /// The head of a block on a per-cpu list: refcount 0, not `PageBuddy`.
+    Pcp = 3,
+    /// Allocated: see [`PageKind`].
+    InUse = 4,
+}
+
+/// What an allocated page is used for. The kind decides how isolation and
+/// migration treat it (domain brief, section 2, `has_unmovable_pages`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum PageKind {
+    /// Anonymous memory on the LRU (or in a per-cpu LRU batch).
+    Anon = 0,
+    /// Page cache on the LRU; [`PageFlags::DIRTY`] says whether it must be
+    /// written back before it can be dropped.
+    File = 1,
+    /// Reclaimable slab (dentries, inodes): shrinkable, not migratable.
+    SlabReclaimable = 2,
+    /// Unmovable slab.
+    SlabUnmovable = 3,
+    /// A page table.
+    PageTable = 4,
+    /// Other kernel memory: stacks, driver buffers, vmalloc backing.
+    Kernel = 5,
+    /// `PG_reserved`: firmware, the kernel image, memblock.
+    Reserved = 6,
+    /// `PageOffline`: taken away by virtio-mem, a balloon or offlining.
+    Offline = 7,
+    /// A hugetlb folio (compound).
+    Hugetlb = 8,
+    /// Non-LRU movable memory (`__PageMovable`: zsmalloc, balloon pages).
+    MovableOps = 9,
+    /// `PageHWPoison`: a memory error took this page out of use.
+    HwPoison = 10,
+    /// Held by a contiguous allocation (`alloc_contig_range`, CMA).
+    Contig = 11,
+}
+
+impl PageKind {
+    pub const ALL: [PageKind; 12] = [
+        PageKind::Anon,
+        PageKind::File,
+        PageKind::SlabReclaimable,
+        PageKind::SlabUnmovable,
+        PageKind::PageTable,
+        PageKind::Kernel,
+        PageKind::Reserved,
+        PageKind::Offline,
+        PageKind::Hugetlb,
+        PageKind::MovableOps,
+        PageKind::HwPoison,
+        PageKind::Contig,
+    ];
+
+    const fn from_bits(bits: u8) -> PageKind {
+        match bits {
+            0 => PageKind::Anon,
+            1 => PageKind::File,
+            2 => PageKind::SlabReclaimable,
+            3 => PageKind::SlabUnmovable,
+            4 => PageKind::PageTable,
+            5 => PageKind::Kernel,
+            6 => PageKind::Reserved,
+            7 => PageKind::Offline,
+            8 => PageKind::Hugetlb,
+            9 => PageKind::MovableOps,
+            10 => PageKind::HwPoison,
+            _ => PageKind::Contig,
+        }
+    }
+
+    /// A short human name for legends and tooltips.
+    pub const fn label(self) -> &'static str {
+        match self {
+            PageKind::Anon => "anon (LRU)",
+            PageKind::File => "page cache (LRU)",
+            PageKind::SlabReclaimable => "slab, reclaimable",
+            PageKind::SlabUnmovable => "slab, unmovable",
+            PageKind::PageTable => "page table",
+            PageKind::Kernel => "kernel",
+            PageKind::Reserved => "reserved",
+            PageKind::Offline => "offline",
+            PageKind::Hugetlb => "hugetlb",
+            PageKind::MovableOps => "movable (non-LRU)",
+            PageKind::HwPoison => "hwpoison",
+            PageKind::Contig => "contig allocation",
+        }
+    }
+
+    /// True for the kinds that live on the LRU once out of the per-cpu batch.
+    pub const fn is_lru(self) -> bool {
+        matches!(self, PageKind::Anon | PageKind::File)
+    }
+}
+
+/// Flags of an in-use page (a few of the kernel's page flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageFlags(pub u16);
+
+impl PageFlags {
+    /// `PageLRU`: on an LRU list, so isolatable for migration.
+    pub const LRU: PageFlags = PageFlags(1 << 0);
+    /// In a per-cpu LRU batch (`folio_batch`), not yet `PageLRU`.
+    pub const LRU_BATCH: PageFlags = PageFlags(1 << 1);
+    /// `PageDirty`.
+    pub const DIRTY: PageFlags = PageFlags(1 << 2);
+    /// `PageWriteback`: migration gets -EAGAIN.
+    pub const WRITEBACK: PageFlags = PageFlags(1 << 3);
+    /// `PageLocked`: migration gets -EAGAIN.
+    pub const LOCKED: PageFlags = PageFlags(1 << 4);
+    /// The pins include a `FOLL_LONGTERM` one.
+    pub const LONGTERM_PIN: PageFlags = PageFlags(1 << 5);
+    /// `PageHead`: the first page of a compound page.
+    pub const HEAD: PageFlags = PageFlags(1 << 6);
+    /// `PageTail`: a later page of a compound page.
+    pub const TAIL: PageFlags = PageFlags(1 << 7);
+    /// Part of a transparent huge page.
+    pub const THP: PageFlags = PageFlags(1 << 8);
+    /// Isolated from the LRU for migration (on a private list).
+    pub const ISOLATED: PageFlags = PageFlags(1 << 9);
+
+    pub const fn empty() -> PageFlags {
+        PageFlags(0)
+    }
+    pub const fn contains(self, other: PageFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub const fn union(self, other: PageFlags) -> PageFlags {
+        PageFlags(self.0 | other.0)
+    }
+    pub const fn without(self, other: PageFlags) -> PageFlags {
+        PageFlags(self.0 & !other.0)
+    }
+}
+
+impl std::ops::BitOr for PageFlags {
+    type Output = PageFlags;
+    fn bitor(self, rhs: PageFlags) -> PageFlags {
+        self.union(rhs)
+    }
+}
+
+/// The decoded content of an in-use page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InUse {
+    pub kind: PageKind,
+    /// `page_ref_count()` (16 bits kept).
+    pub refcount: u16,
+    /// `page_mapcount()` (8 bits kept).
+    pub mapcount: u8,
+    /// Pins by `pin_user_pages` (`FOLL_PIN`).
+    pub pincount: u8,
+    pub flags: PageFlags,
+    /// The compound order, kept in the head page.
+    pub compound_order: u8,
+}
+
+impl InUse {
+    /// A single page of `kind` with refcount 1.
+    pub const fn new(kind: PageKind) -> InUse {
+        InUse { kind, refcount: 1, mapcount: 0, pincount: 0, flags: PageFlags::empty(), compound_order: 0 }
+    }
+    pub const fn with_flags(mut self, flags: PageFlags) -> InUse {
+        self.flags = self.flags.union(flags);
+        self
+    }
+    pub const fn with_mapcount(mut self, mapcount: u8) -> InUse {
+        self.mapcount = mapcount;
+        self
+    }
+}
+
+/// The decoded word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageState {
+    Hole,
+    /// A free block head; `reported` is `PageReported`.
+    Buddy { order: u8, reported: bool },
+    FreeTail,
+    /// A block head on a per-cpu list.
+    Pcp { order: u8 },
+    InUse(InUse),
+}
+
+/// One packed page word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[repr(transparent)]
+pub struct PageWord(pub u64);
+
+const TAG_MASK: u64 = 0b111;
+const ORDER_SHIFT: u32 = 3;
+const REPORTED_BIT: u64 = 1 << 7;
+const PREV_SHIFT: u32 = 8;
+const NEXT_SHIFT: u32 = 36;
+
+impl PageWord {
+    pub const HOLE: PageWord = PageWord(Tag::Hole as u64);
+    pub const FREE_TAIL: PageWord = PageWord(Tag::FreeTail as u64);
+
+    pub const fn tag(self) -> Tag {
+        match self.0 & TAG_MASK {
+            0 => Tag::Hole,
+            1 => Tag::Buddy,
+            2 => Tag::FreeTail,
+            3 => Tag::Pcp,
+            _ => Tag::InUse,
+        }
+    }
+
+    /// A listed block head (Buddy or Pcp) not yet linked anywhere.
+    pub const fn listed(tag: Tag, order: u8) -> PageWord {
+        PageWord(tag as u64 | ((order as u64 & 0xf) << ORDER_SHIFT))
+    }
+
+    /// The order of a Buddy or Pcp head (`buddy_order()`).
+    pub const fn order(self) -> u8 {
+        ((self.0 >> ORDER_SHIFT) & 0xf) as u8
+    }
+
+    pub const fn is_buddy(self) -> bool {
+        matches!(self.tag(), Tag::Buddy)
+    }
+
+    pub const fn reported(self) -> bool {
+        self.is_buddy() && self.0 & REPORTED_BIT != 0
+    }
+
+    pub const fn with_reported(self, reported: bool) -> PageWord {
+        if reported {
+            PageWord(self.0 | REPORTED_BIT)
+        } else {
+            PageWord(self.0 & !REPORTED_BIT)
+        }
+    }
+
+    pub const fn prev(self) -> u32 {
+        ((self.0 >> PREV_SHIFT) & LINK_MASK) as u32
+    }
+    pub const fn next(self) -> u32 {
+        ((self.0 >> NEXT_SHIFT) & LINK_MASK) as u32
+    }
+    pub const fn with_prev(self, node: u32) -> PageWord {
+        PageWord((self.0 & !(LINK_MASK << PREV_SHIFT)) | ((node as u64 & LINK_MASK) << PREV_SHIFT))
+    }
+    pub const fn with_next(self, node: u32) -> PageWord {
+        PageWord((self.0 & !(LINK_MASK << NEXT_SHIFT)) | ((node as u64 & LINK_MASK) << NEXT_SHIFT))
+    }
+
+    /// Packs an in-use page.
+    pub const fn in_use(p: InUse) -> PageWord {
+        PageWord(
+            Tag::InUse as u64
+                | ((p.kind as u64) << 3)
+                | ((p.refcount as u64) << 8)
+                | ((p.mapcount as u64) << 24)
+                | ((p.pincount as u64) << 32)
+                | (((p.flags.0 as u64) & 0xfff) << 40)
+                | (((p.compound_order as u64) & 0xf) << 52),
+        )
+    }
+
+    /// Unpacks an in-use page; `None` for any other tag.
+    pub const fn as_in_use(self) -> Option<InUse> {
+        if !matches!(self.tag(), Tag::InUse) {
+            return None;
+        }
+        let w = self.0;
+        Some(InUse {
+            kind: PageKind::from_bits(((w >> 3) & 0x1f) as u8),
+            refcount: ((w >> 8) & 0xffff) as u16,
+            mapcount: ((w >> 24) & 0xff) as u8,
+            pincount: ((w >> 32) & 0xff) as u8,
+            flags: PageFlags(((w >> 40) & 0xfff) as u16),
+            compound_order: ((w >> 52) & 0xf) as u8,
+        })
+    }
+
+    pub const fn state(self) -> PageState {
+        match self.tag() {
+            Tag::Hole => PageState::Hole,
+            Tag::Buddy => PageState::Buddy { order: self.order(), reported: self.reported() },
+            Tag::FreeTail => PageState::FreeTail,
+            Tag::Pcp => PageState::Pcp { order: self.order() },
+            Tag::InUse => match self.as_in_use() {
+                Some(p) => PageState::InUse(p),
+                None => PageState::Hole,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_is_eight_bytes() {
+        assert_eq!(std::mem::size_of::<PageWord>(), 8);
+    }
+
+    #[test]
+    fn links_and_order_round_trip_without_touching_each_other() {
+        let w = PageWord::listed(Tag::Buddy, 10).with_prev(LINK_MASK as u32).with_next(12345).with_reported(true);
+        assert_eq!(w.tag(), Tag::Buddy);
+        assert_eq!(w.order(), 10);
+        assert_eq!(w.prev(), LINK_MASK as u32);
+        assert_eq!(w.next(), 12345);
+        assert!(w.reported());
+        let w = w.with_prev(7).with_reported(false);
+        assert_eq!((w.prev(), w.next(), w.order(), w.reported()), (7, 12345, 10, false));
+    }
+
+    #[test]
+    fn in_use_round_trips_every_field() {
+        for kind in PageKind::ALL {
+            let p = InUse {
+                kind,
+                refcount: 0xfffe,
+                mapcount: 200,
+                pincount: 3,
+                flags: PageFlags::DIRTY | PageFlags::LONGTERM_PIN | PageFlags::ISOLATED,
+                compound_order: 9,
+            };
+            let w = PageWord::in_use(p);
+            assert_eq!(w.tag(), Tag::InUse);
+            assert_eq!(w.as_in_use(), Some(p));
+        }
+        assert_eq!(PageWord::HOLE.as_in_use(), None);
+    }
+}

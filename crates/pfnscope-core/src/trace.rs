@@ -1,0 +1,184 @@
+//! Traces: what an operation did, step by step, in the kernel's words.
+//!
+//! A step names the kernel function it models, the call stack it sits in,
+//! the PFN range it touched, a one-line explanation, and the span of the
+//! store's journal it wrote. The journal span is what makes a step playable
+//! in both directions (see [`crate::store`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::geometry::PfnRange;
+
+/// The Linux version every step links to.
+pub const KERNEL_VERSION: &str = "v6.12";
+
+macro_rules! kernel_fns {
+    ($($variant:ident => $name:literal in $file:literal,)*) => {
+        /// A kernel function the model reproduces.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum KernelFn { $($variant,)* }
+
+        impl KernelFn {
+            /// Every modelled function.
+            pub const ALL: &'static [KernelFn] = &[$(KernelFn::$variant,)*];
+
+            /// The C identifier.
+            pub const fn name(self) -> &'static str {
+                match self { $(KernelFn::$variant => $name,)* }
+            }
+            /// The source file that defines it in 6.12.
+            pub const fn file(self) -> &'static str {
+                match self { $(KernelFn::$variant => $file,)* }
+            }
+        }
+    };
+}
+
+kernel_fns! {
+    AllocPages => "__alloc_pages_noprof" in "mm/page_alloc.c",
+    GetPageFromFreelist => "get_page_from_freelist" in "mm/page_alloc.c",
+    ZoneWatermarkOk => "__zone_watermark_ok" in "mm/page_alloc.c",
+    Rmqueue => "rmqueue" in "mm/page_alloc.c",
+    RmqueueBuddy => "rmqueue_buddy" in "mm/page_alloc.c",
+    RmqueuePcplist => "rmqueue_pcplist" in "mm/page_alloc.c",
+    RmqueueBulk => "rmqueue_bulk" in "mm/page_alloc.c",
+    Rmqueue_ => "__rmqueue" in "mm/page_alloc.c",
+    RmqueueSmallest => "__rmqueue_smallest" in "mm/page_alloc.c",
+    RmqueueCmaFallback => "__rmqueue_cma_fallback" in "mm/page_alloc.c",
+    RmqueueFallback => "__rmqueue_fallback" in "mm/page_alloc.c",
+    FindSuitableFallback => "find_suitable_fallback" in "mm/page_alloc.c",
+    StealSuitableFallback => "steal_suitable_fallback" in "mm/page_alloc.c",
+    MoveFreepagesBlock => "__move_freepages_block" in "mm/page_alloc.c",
+    ChangePageblockRange => "change_pageblock_range" in "mm/page_alloc.c",
+    BoostWatermark => "boost_watermark" in "mm/page_alloc.c",
+    Expand => "expand" in "mm/page_alloc.c",
+    PrepNewPage => "prep_new_page" in "mm/page_alloc.c",
+    ReserveHighatomicPageblock => "reserve_highatomic_pageblock" in "mm/page_alloc.c",
+    UnreserveHighatomicPageblock => "unreserve_highatomic_pageblock" in "mm/page_alloc.c",
+    FreePages => "__free_pages" in "mm/page_alloc.c",
+    FreeUnrefPage => "free_unref_page" in "mm/page_alloc.c",
+    FreePcppagesBulk => "free_pcppages_bulk" in "mm/page_alloc.c",
+    FreeOnePage => "__free_one_page" in "mm/page_alloc.c",
+    DrainAllPages => "drain_all_pages" in "mm/page_alloc.c",
+    DrainPagesZone => "drain_pages_zone" in "mm/page_alloc.c",
+}
+
+impl KernelFn {
+    /// A link to the function at the modelled version: Elixir's identifier
+    /// page, which lists its definition in `file()` at v6.12.
+    pub fn source_url(self) -> String {
+        format!("https://elixir.bootlin.com/linux/{KERNEL_VERSION}/C/ident/{}", self.name())
+    }
+}
+
+impl std::fmt::Display for KernelFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a step matters to someone following the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepKind {
+    /// Ordinary progress.
+    Action,
+    /// A choice the kernel made (a fallback type, claiming a block).
+    Decision,
+    /// Something failed (a watermark check, an isolation).
+    Failure,
+}
+
+/// One step of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub func: KernelFn,
+    /// The callers, outermost first; `func` is not repeated here.
+    pub stack: Vec<KernelFn>,
+    pub range: Option<PfnRange>,
+    pub kind: StepKind,
+    pub text: String,
+    /// The journal position after this step's writes.
+    pub journal_end: usize,
+}
+
+/// Records steps while an operation runs.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    stack: Vec<KernelFn>,
+    steps: Vec<Step>,
+}
+
+impl Recorder {
+    pub fn enter(&mut self, f: KernelFn) {
+        self.stack.push(f);
+    }
+    pub fn leave(&mut self) {
+        self.stack.pop();
+    }
+    /// Records a step in the innermost function entered.
+    pub fn step(&mut self, kind: StepKind, range: Option<PfnRange>, text: String, journal_end: usize) {
+        let (func, stack) = match self.stack.split_last() {
+            Some((f, rest)) => (*f, rest.to_vec()),
+            None => return,
+        };
+        self.steps.push(Step { func, stack, range, kind, text, journal_end });
+    }
+    pub fn into_steps(self) -> Vec<Step> {
+        self.steps
+    }
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+}
+
+/// A finished operation's trace: its steps and the journal span they cover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// What was asked, e.g. `alloc_pages(order=3, GFP_KERNEL)`.
+    pub title: String,
+    /// The journal position before the first step.
+    pub journal_start: usize,
+    pub steps: Vec<Step>,
+}
+
+impl Trace {
+    /// The journal position to seek to for the state after step `i`
+    /// (`None` = before the first step).
+    pub fn position_after(&self, i: Option<usize>) -> usize {
+        match i {
+            None => self.journal_start,
+            Some(i) => self.steps.get(i).or(self.steps.last()).map_or(self.journal_start, |s| s.journal_end),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_links_to_its_6_12_identifier() {
+        for f in KernelFn::ALL {
+            let url = f.source_url();
+            assert!(url.starts_with("https://elixir.bootlin.com/linux/v6.12/C/ident/"));
+            assert!(url.ends_with(f.name()));
+            assert!(f.file().starts_with("mm/"));
+        }
+        assert_eq!(KernelFn::FreeOnePage.name(), "__free_one_page");
+    }
+
+    #[test]
+    fn steps_carry_their_call_stack() {
+        let mut r = Recorder::default();
+        r.enter(KernelFn::Rmqueue);
+        r.enter(KernelFn::RmqueueSmallest);
+        r.step(StepKind::Action, None, "took a block".into(), 3);
+        r.leave();
+        r.step(StepKind::Action, None, "done".into(), 4);
+        let steps = r.into_steps();
+        assert_eq!(steps[0].func, KernelFn::RmqueueSmallest);
+        assert_eq!(steps[0].stack, vec![KernelFn::Rmqueue]);
+        assert_eq!(steps[1].func, KernelFn::Rmqueue);
+        assert!(steps[1].stack.is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! Property tests: random operation sequences keep every invariant, bad
+//! requests are errors that change nothing, and traces play back exactly.
+
+use pfnscope_core::{Gfp, Machine, MachineSpec, PageKind};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc { gfp: usize, order: u8, kind: usize },
+    Free { nth: usize },
+    /// A free of something that is not an allocation head.
+    BadFree { pfn: u64, order: u8 },
+    SetCpu(u8),
+    DrainAllPages,
+    LruAddDrainAll,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..Gfp::ALL.len(), prop_oneof![6 => 0u8..=3, 2 => 4u8..=10, 1 => 11u8..=12], 0..PageKind::ALL.len())
+            .prop_map(|(gfp, order, kind)| Op::Alloc { gfp, order, kind }),
+        4 => any::<usize>().prop_map(|nth| Op::Free { nth }),
+        1 => (0u64..0x5000, 0u8..=11).prop_map(|(pfn, order)| Op::BadFree { pfn, order }),
+        1 => (0u8..3).prop_map(Op::SetCpu),
+        1 => Just(Op::DrainAllPages),
+        1 => Just(Op::LruAddDrainAll),
+    ]
+}
+
+fn machine(which: bool) -> Machine {
+    Machine::new(if which { MachineSpec::teaching_64m() } else { MachineSpec::teaching_16m() }).unwrap()
+}
+
+/// Kinds the allocator hands out (reserved and offline pages come from
+/// other paths).
+fn kind(i: usize) -> PageKind {
+    match PageKind::ALL[i] {
+        PageKind::Reserved | PageKind::Offline | PageKind::HwPoison => PageKind::Kernel,
+        k => k,
+    }
+}
+
+/// Applies one op; returns whether it was expected to change state.
+fn apply(m: &mut Machine, live: &mut Vec<(u64, u8)>, op: &Op) {
+    match *op {
+        Op::Alloc { gfp, order, kind: k } => {
+            let r = m.alloc_pages(Gfp::ALL[gfp], order, kind(k));
+            if order > m.geometry().max_order {
+                assert!(r.is_err(), "order {order} must be refused");
+            }
+            if let Ok(pfn) = r {
+                assert_eq!(pfn % (1 << order), 0, "blocks are naturally aligned");
+                live.push((pfn, order));
+            }
+        }
+        Op::Free { nth } => {
+            if !live.is_empty() {
+                let (pfn, order) = live.swap_remove(nth % live.len());
+                assert_eq!(m.free_pages(pfn, order), Ok(true));
+            }
+        }
+        Op::BadFree { pfn, order } => {
+            let is_live_head = live.iter().any(|&(p, o)| p == pfn && o == order);
+            if !is_live_head {
+                let before = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
+                assert!(m.free_pages(pfn, order).is_err(), "free of {pfn:#x} order {order} must be refused");
+                assert!(before.0 == m.page_words() && before.1 == m.pageblock_flags(), "a refused free changed state");
+            }
+        }
+        Op::SetCpu(cpu) => {
+            let r = m.set_cpu(cpu);
+            assert_eq!(r.is_ok(), cpu < m.nr_cpus());
+        }
+        Op::DrainAllPages => m.drain_all_pages(None),
+        Op::LruAddDrainAll => m.lru_add_drain_all(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// 10,000 random sequences on two machines; `check_invariants()` after
+    /// every operation.
+    #[test]
+    fn invariants_hold_after_every_operation(big in any::<bool>(), ops in prop::collection::vec(op(), 1..40)) {
+        let mut m = machine(big);
+        let mut live = Vec::new();
+        for op in &ops {
+            apply(&mut m, &mut live, op);
+            if let Err(v) = m.check_invariants() {
+                return Err(TestCaseError::fail(format!("after {op:?}: {v}")));
+            }
+        }
+        // Freeing everything and draining gives back every page.
+        for (pfn, order) in live.drain(..) {
+            prop_assert_eq!(m.free_pages(pfn, order), Ok(true));
+        }
+        m.drain_all_pages(None);
+        let fresh = machine(big);
+        for zi in 0..m.zones().len() {
+            prop_assert_eq!(m.zone_free_pages(zi), fresh.zone_free_pages(zi));
+        }
+        m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Recording then seeking to every step reproduces a consistent state,
+    /// seeking to the start restores the state exactly, and back to the end
+    /// again.
+    #[test]
+    fn traces_seek_back_and_forth_exactly(prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
+        let mut m = machine(false);
+        let mut live = Vec::new();
+        for op in &prefix {
+            apply(&mut m, &mut live, op);
+        }
+        let before = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
+        let mut live2 = live.clone();
+        let ((), trace) = m.record("ops", |m| for op in &recorded { apply(m, &mut live2, op) });
+        let after = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
+        let end = m.store().position();
+        for i in (0..trace.steps.len()).rev() {
+            m.seek(trace.position_after(Some(i)));
+        }
+        m.seek(trace.position_after(None));
+        prop_assert!(before.0 == m.page_words() && before.1 == m.pageblock_flags());
+        m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+        m.seek(end);
+        prop_assert!(after.0 == m.page_words() && after.1 == m.pageblock_flags());
+        m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+    }
+}
