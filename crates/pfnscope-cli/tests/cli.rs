@@ -1,0 +1,40 @@
+//! The command line, run as a user would.
+
+use std::process::Command;
+
+fn pfnscope(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pfnscope")).args(args).output().expect("runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn show_json_reports_zones_with_free_blocks_per_order() {
+    let (ok, out, _) = pfnscope(&["show", "--machine", "teaching-16m", "--format", "json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let zone = &v["zones"][0];
+    assert_eq!(zone["name"], "Normal");
+    // Boot frees 0x40-0x1000: orders 6, 7, 8, 9 once and order 10 three times.
+    let orders: Vec<u64> = zone["free_blocks_per_order"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(orders, vec![0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 3]);
+}
+
+#[test]
+fn same_seed_prints_the_same_buddyinfo() {
+    let args = ["show", "--machine", "teaching-64m", "--workload", "desktop", "--seed", "3", "--steps", "2000", "--format", "buddyinfo"];
+    let (ok, a, _) = pfnscope(&args);
+    let (_, b, _) = pfnscope(&args);
+    assert!(ok);
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 3);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let (ok, _, err) = pfnscope(&["show", "--machine", "vax"]);
+    assert!(!ok);
+    assert!(err.contains("unknown machine \"vax\""), "{err}");
+    let (ok, _, err) = pfnscope(&["show", "--scenario", "/nonexistent/scenario.json"]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent/scenario.json"), "{err}");
+}

@@ -1,0 +1,196 @@
+//! Draws the PFN map into an RGBA pixel buffer (what the browser puts in an
+//! `ImageData`). One pass over the visible PFNs; when zoomed out, a pixel
+//! shows the most common category among its PFNs.
+
+use pfnscope_core::{Machine, PfnRange, Tag};
+
+use crate::palette::{Category, Palette, Rgba};
+use crate::viewport::Viewport;
+
+/// Extra marks drawn over the map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overlay {
+    /// Ranges to tint (the current step's PFNs).
+    pub highlight: Vec<PfnRange>,
+}
+
+/// Walks PFNs in order and knows which free block each free page is in,
+/// so tails need no search except at the start.
+struct Scanner<'a> {
+    m: &'a Machine,
+    block_end: u64,
+    block_order: u8,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(m: &'a Machine) -> Scanner<'a> {
+        Scanner { m, block_end: 0, block_order: 0 }
+    }
+
+    fn category(&mut self, pfn: u64) -> Category {
+        let w = self.m.page(pfn);
+        let free_order = match w.tag() {
+            Tag::Buddy | Tag::Pcp => {
+                self.block_end = pfn + (1 << w.order());
+                self.block_order = w.order();
+                Some(w.order())
+            }
+            Tag::FreeTail => {
+                if pfn >= self.block_end {
+                    match self.m.free_block_at(pfn) {
+                        Some((head, order)) => {
+                            self.block_end = head + (1 << order);
+                            self.block_order = order;
+                        }
+                        None => return Category::Hole,
+                    }
+                }
+                let head = self.m.page(self.block_end - (1 << self.block_order));
+                (head.tag() == Tag::Buddy).then_some(self.block_order)
+            }
+            _ => None,
+        };
+        Category::of(w.state(), free_order)
+    }
+}
+
+fn slot(c: Category) -> usize {
+    match c {
+        Category::Hole => 0,
+        Category::Free(o) => 1 + o as usize,
+        Category::Pcp => 17,
+        Category::Used(k) => 18 + k as usize,
+        Category::DirtyFile => 30,
+        Category::Pinned => 31,
+    }
+}
+
+/// Renders the viewport into `width * height * 4` RGBA bytes.
+pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -> Vec<u8> {
+    let (w, h) = (v.width as usize, v.height as usize);
+    let mut buf = vec![0u8; w * h * 4];
+    for px in buf.chunks_exact_mut(4) {
+        px.copy_from_slice(&palette.background.0);
+    }
+    let max_order = m.geometry().max_order;
+    let agg = v.pfns_per_px();
+    let px = v.px_per_pfn() as usize;
+    let (cell_h, strip_h, row_h) = (v.cell_h() as usize, v.strip_h() as usize, v.row_h() as usize);
+    let span_end = v.span.end;
+    let mut scan = Scanner::new(m);
+    let mut cats = [Category::Hole; 32];
+    let put = |buf: &mut [u8], x: usize, y: usize, c: Rgba| {
+        if x < w && y < h {
+            let i = (y * w + x) * 4;
+            buf[i..i + 4].copy_from_slice(&c.0);
+        }
+    };
+    for r in 0..v.visible_rows() {
+        let row_start = v.row_start(v.top_row + r);
+        if row_start >= span_end {
+            break;
+        }
+        let y0 = r as usize * row_h;
+        let mut x = 0usize;
+        let mut pfn = row_start;
+        while pfn < (row_start + v.cols()).min(span_end) {
+            let end = (pfn + agg).min(span_end);
+            let cat = if agg == 1 {
+                scan.category(pfn)
+            } else {
+                let mut counts = [0u32; 32];
+                for p in pfn..end {
+                    let c = scan.category(p);
+                    let s = slot(c);
+                    counts[s] += 1;
+                    cats[s] = c;
+                }
+                let best = (0..32).max_by_key(|&s| (counts[s], std::cmp::Reverse(s))).unwrap_or(0);
+                cats[best]
+            };
+            let mut color = palette.category(cat, max_order);
+            let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
+            if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
+                color = color.mix(palette.highlight, 110);
+            }
+            // Page cell, with a 1-pixel gap when cells are big enough to
+            // read one by one, and a dark left edge at each free block head.
+            let gap = usize::from(px >= 4);
+            let head = px >= 4 && matches!(m.page(pfn).tag(), Tag::Buddy | Tag::Pcp);
+            for dy in 0..cell_h - gap.min(cell_h - 1) {
+                for dx in 0..px - gap {
+                    let c = if head && dx == 0 { color.mix(Rgba::rgb(0, 0, 0), 140) } else { color };
+                    put(&mut buf, x + dx, y0 + strip_h + dy, c);
+                }
+            }
+            for dy in 0..strip_h.saturating_sub(usize::from(strip_h > 1)) {
+                for dx in 0..px {
+                    put(&mut buf, x + dx, y0 + dy, strip);
+                }
+            }
+            x += px;
+            pfn = end;
+        }
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::palette::Theme;
+    use pfnscope_core::{Gfp, MachineSpec, MigrateType, PageKind};
+
+    fn pixel(buf: &[u8], v: &Viewport, x: u32, y: u32) -> Rgba {
+        let i = ((y * v.width + x) * 4) as usize;
+        Rgba([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]])
+    }
+
+    #[test]
+    fn cells_show_state_and_strips_show_migratetype() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let pfn = m.alloc_pages(Gfp::KERNEL, 3, PageKind::SlabUnmovable).unwrap();
+        let p = Palette::new(Theme::Light);
+        let v = Viewport { zoom: 3, ..Viewport::fit(m.pfn_span(), 1024, 4000) }.reveal(pfn);
+        let buf = render(&m, &v, &p, &Overlay::default());
+        let (x, y, _, _) = v.cell_rect(pfn + 1).unwrap();
+        assert_eq!(pixel(&buf, &v, x + 2, y + 2), p.category(Category::Used(PageKind::SlabUnmovable), 10));
+        // The strip above shows the pageblock's (now UNMOVABLE) type.
+        assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::Unmovable);
+        assert_eq!(pixel(&buf, &v, x + 2, y - 2), p.migratetype(MigrateType::Unmovable));
+        // A reserved page at PFN 0 and a free order-10 page at 0xc00.
+        let (x, y, _, _) = v.reveal(0).cell_rect(0).map(|r| r).unwrap_or((0, 0, 0, 0));
+        let v0 = v.reveal(0);
+        let buf0 = render(&m, &v0, &p, &Overlay::default());
+        assert_eq!(pixel(&buf0, &v0, x + 2, y + 2), p.category(Category::Used(PageKind::Reserved), 10));
+        let v1 = v.reveal(0xc05);
+        let buf1 = render(&m, &v1, &p, &Overlay::default());
+        let (x, y, _, _) = v1.cell_rect(0xc05).unwrap();
+        assert_eq!(pixel(&buf1, &v1, x + 2, y + 2), p.category(Category::Free(10), 10));
+    }
+
+    #[test]
+    fn zoomed_out_pixels_show_the_majority() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let p = Palette::new(Theme::Dark);
+        let v = Viewport { zoom: -6, ..Viewport::fit(m.pfn_span(), 64, 64) };
+        let buf = render(&m, &v, &p, &Overlay::default());
+        // Pixel 0 covers PFNs 0..64: all reserved. Pixel 1: the order-6 block.
+        assert_eq!(pixel(&buf, &v, 0, 1), p.category(Category::Used(PageKind::Reserved), 10));
+        assert_eq!(pixel(&buf, &v, 1, 1), p.category(Category::Free(6), 10));
+        assert_eq!(pixel(&buf, &v, 20, 1), p.category(Category::Free(10), 10));
+    }
+
+    #[test]
+    fn highlight_tints_the_range() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let p = Palette::new(Theme::Light);
+        let v = Viewport { zoom: 0, ..Viewport::fit(m.pfn_span(), 512, 64) };
+        let plain = render(&m, &v, &p, &Overlay::default());
+        let lit = render(&m, &v, &p, &Overlay { highlight: vec![PfnRange::new(0x100, 0x101)] });
+        let (x, y, _, _) = v.cell_rect(0x100).unwrap();
+        assert_ne!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
+        let (x, y, _, _) = v.cell_rect(0x102).unwrap();
+        assert_eq!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
+    }
+}
