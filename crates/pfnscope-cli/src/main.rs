@@ -93,7 +93,7 @@ fn render(m: &Machine, format: Format) -> String {
         Format::Buddyinfo => m.buddyinfo(),
         Format::Pagetypeinfo => m.pagetypeinfo(),
         Format::Summary => {
-            let mut out = format!("{} ({})\n", m.spec().name, m.geometry().name());
+            let mut out = format!("{}\n", m.spec().name);
             for (zi, z) in m.zones().iter().enumerate() {
                 out += &format!(
                     "  {:<8} PFNs {:#x}-{:#x}  managed {:>9}  free {:>9}  wmark min/low/high {}/{}/{}\n",

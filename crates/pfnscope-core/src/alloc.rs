@@ -101,11 +101,11 @@ impl Machine {
         self.zones[zi].watermark[w as usize] + self.zone_counter(zi, ZoneCounter::WatermarkBoost) as u64
     }
 
-    /// `__zone_watermark_ok()` (v6.12) without `lowmem_reserve`: enough free
-    /// pages above the mark after the unusable ones (the highatomic reserve
-    /// unless allowed, CMA unless ALLOC_CMA), and for order > 0 a free block
-    /// of that order that the request may use.
-    pub fn zone_watermark_ok(&self, zi: usize, order: u8, mark: u64, flags: AllocFlags) -> bool {
+    /// `__zone_watermark_ok()` (v6.12): enough free pages above the mark
+    /// plus `lowmem_reserve[highest]` after the unusable ones (the
+    /// highatomic reserve unless allowed, CMA unless ALLOC_CMA), and for
+    /// order > 0 a free block of that order that the request may use.
+    pub fn zone_watermark_ok(&self, zi: usize, order: u8, mark: u64, highest: ZoneType, flags: AllocFlags) -> bool {
         let mut free = self.zone_free_pages(zi);
         let mut unusable = (1i64 << order) - 1;
         if !flags.reserves() {
@@ -122,7 +122,7 @@ impl Machine {
                 min -= min / 4;
             }
         }
-        if free <= min {
+        if free <= min + self.zones[zi].lowmem_reserve[highest as usize] as i64 {
             return false;
         }
         if order == 0 {
@@ -215,7 +215,7 @@ impl Machine {
             for &zi in &zones {
                 let wmark = if flags.contains(AllocFlags::WMARK_MIN) { Wmark::Min } else { Wmark::Low };
                 let mark = self.wmark_pages(zi, wmark);
-                if !self.zone_watermark_ok(zi, order, mark, flags) {
+                if !self.zone_watermark_ok(zi, order, mark, gfp.highest_zone, flags) {
                     let (name, free) = (self.zones[zi].name(), self.zone_free_pages(zi));
                     self.enter(KernelFn::ZoneWatermarkOk);
                     self.note(StepKind::Failure, None, || format!("zone {name}: {free} free pages fail the {wmark:?} watermark of {mark} for order {order}"));
@@ -328,8 +328,9 @@ impl Machine {
         self.leave();
     }
 
-    /// Checks that `pfn` heads an allocation of `order` and returns its zone.
-    fn check_allocated(&self, pfn: u64, order: u8) -> Result<(usize, InUse)> {
+    /// Checks that `pfn` heads an allocation of `order` (what `free_pages`
+    /// would accept) and returns its zone and page.
+    pub fn check_allocated(&self, pfn: u64, order: u8) -> Result<(usize, InUse)> {
         if order > self.geo.max_order {
             return Err(Error::OrderTooLarge { order, max: self.geo.max_order });
         }
@@ -364,7 +365,8 @@ impl Machine {
             self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + 1)), || format!("put_page: refcount {} -> {}", p.refcount, p.refcount - 1));
             false
         } else {
-            for t in pfn..pfn + (1 << order) {
+            self.set_page(pfn, PageWord::taken(order));
+            for t in pfn + 1..pfn + (1 << order) {
                 self.set_page(t, PageWord::FREE_TAIL);
             }
             self.free_unref_page(pfn, zi, order);
@@ -387,10 +389,10 @@ impl Machine {
         })
     }
 
-    /// True if a page is free memory (buddy, inside a free block, or on a
-    /// per-cpu list).
+    /// True if a page is free memory (buddy, inside a free block, on a
+    /// per-cpu list, or in flight between them).
     pub fn is_free(&self, pfn: u64) -> bool {
-        matches!(self.page(pfn).tag(), Tag::Buddy | Tag::FreeTail | Tag::Pcp)
+        matches!(self.page(pfn).tag(), Tag::Buddy | Tag::FreeTail | Tag::Pcp | Tag::Taken)
     }
 }
 
@@ -459,10 +461,10 @@ mod tests {
     fn watermark_check_counts_unusable_cma_and_highatomic() {
         let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
         let free = m.zone_free_pages(0) as u64;
-        assert!(m.zone_watermark_ok(0, 0, free - 1, AllocFlags::empty()));
-        assert!(!m.zone_watermark_ok(0, 0, free, AllocFlags::empty()));
+        assert!(m.zone_watermark_ok(0, 0, free - 1, ZoneType::Normal, AllocFlags::empty()));
+        assert!(!m.zone_watermark_ok(0, 0, free, ZoneType::Normal, AllocFlags::empty()));
         // order 10 needs a free order-10 block and 1023 more free pages.
-        assert!(m.zone_watermark_ok(0, 10, free - 1024, AllocFlags::empty()));
-        assert!(!m.zone_watermark_ok(0, 10, free - 1023, AllocFlags::empty()));
+        assert!(m.zone_watermark_ok(0, 10, free - 1024, ZoneType::Normal, AllocFlags::empty()));
+        assert!(!m.zone_watermark_ok(0, 10, free - 1023, ZoneType::Normal, AllocFlags::empty()));
     }
 }

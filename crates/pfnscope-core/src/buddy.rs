@@ -36,29 +36,31 @@ impl Machine {
         }
     }
 
-    /// `__add_to_free_list()` with `set_buddy_order()`: the page becomes a
-    /// `PageBuddy` head of `order` on `free_list[mt]`, at the head or tail.
-    pub(crate) fn __add_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType, tail: bool) {
+    /// `add_to_free_list()` with `set_buddy_order()`: the page becomes a
+    /// `PageBuddy` head of `order` on `free_list[mt]`, at the head or tail,
+    /// and is accounted.
+    ///
+    /// Simplified: the model accounts free pages at the moment a block joins
+    /// or leaves a list, so every traced step is self-consistent; the kernel
+    /// does the same arithmetic, batched at function boundaries (for
+    /// example `page_del_and_expand()` accounts once after `expand()`).
+    pub(crate) fn add_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType, tail: bool) {
         let node = self.page_node(pfn);
         self.set_page(pfn, PageWord::listed(Tag::Buddy, order));
         let head = self.zones[zi].free_list(order, mt.index());
         self.list_add(node, head, tail);
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), 1);
+        self.account_freepages(zi, 1i64 << order, mt);
     }
 
-    /// `__del_page_from_free_list()`: off the list, `PageBuddy` and
-    /// `PageReported` cleared. The page stays free memory owned by the
-    /// caller (marked as a free tail until the caller decides).
-    pub(crate) fn __del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8) {
+    /// `del_page_from_free_list()`: off the list, `PageBuddy` and
+    /// `PageReported` cleared, unaccounted; the block is now
+    /// [`Tag::Taken`], owned by the caller.
+    pub(crate) fn del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
         let node = self.page_node(pfn);
         self.list_del(node);
-        self.set_page(pfn, PageWord::FREE_TAIL);
+        self.set_page(pfn, PageWord::taken(order));
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), -1);
-    }
-
-    /// `del_page_from_free_list()`: as above, and accounted.
-    pub(crate) fn del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
-        self.__del_page_from_free_list(pfn, zi, order);
         self.account_freepages(zi, -(1i64 << order), mt);
     }
 
@@ -107,8 +109,7 @@ impl Machine {
         self.enter(KernelFn::FreeOnePage);
         let first = pfn;
         let first_order = order;
-        self.set_page(pfn, PageWord::FREE_TAIL);
-        self.account_freepages(zi, 1i64 << order, mt);
+        self.set_page(pfn, PageWord::taken(order));
         while order < self.geo.max_order {
             let Some(buddy) = self.find_buddy_page_pfn(pfn, order, zi) else { break };
             let mut buddy_mt = mt;
@@ -121,16 +122,19 @@ impl Machine {
                     break;
                 }
             }
-            self.__del_page_from_free_list(buddy, zi, order);
+            self.del_page_from_free_list(buddy, zi, order, buddy_mt);
             if buddy_mt != mt {
                 // Match buddy type so expand() files sub-blocks correctly.
                 self.set_pageblock_migratetype(buddy, mt);
             }
-            pfn &= buddy;
+            let combined = pfn & buddy;
+            self.set_page(pfn.max(buddy), PageWord::FREE_TAIL);
+            self.set_page(combined, PageWord::taken(order + 1));
+            pfn = combined;
             order += 1;
         }
         let to_tail = fpi.to_tail || self.buddy_merge_likely(pfn, order, zi);
-        self.__add_to_free_list(pfn, zi, order, mt, to_tail);
+        self.add_to_free_list(pfn, zi, order, mt, to_tail);
         self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + (1 << order))), || {
             let merged = if order > first_order {
                 format!("merged with {} buddies into", order - first_order)
@@ -166,9 +170,10 @@ impl Machine {
         while high > low {
             high -= 1;
             let size = 1u64 << high;
-            self.__add_to_free_list(pfn + size, zi, high, mt, false);
+            self.add_to_free_list(pfn + size, zi, high, mt, false);
             nr_added += size;
         }
+        self.set_page(pfn, PageWord::taken(low));
         self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + (1 << start_high))), || {
             format!("split order-{start_high} {pfn:#x} down to order {low}: {nr_added} pages back on {mt} lists")
         });
@@ -176,11 +181,11 @@ impl Machine {
         nr_added
     }
 
-    /// `page_del_and_expand()`.
+    /// `page_del_and_expand()`: the block leaves its list and the part
+    /// beyond `low` goes back; the caller owns the low part.
     pub(crate) fn page_del_and_expand(&mut self, zi: usize, pfn: u64, low: u8, high: u8, mt: MigrateType) {
-        self.__del_page_from_free_list(pfn, zi, high);
-        let nr_added = self.expand(zi, pfn, low, high, mt);
-        self.account_freepages(zi, -((1i64 << high) - nr_added as i64), mt);
+        self.del_page_from_free_list(pfn, zi, high, mt);
+        self.expand(zi, pfn, low, high, mt);
     }
 
     /// `__rmqueue_smallest()`: the head of the smallest non-empty list of

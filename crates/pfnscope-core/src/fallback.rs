@@ -100,8 +100,7 @@ impl Machine {
                 // Take ownership of every pageblock the block covers.
                 self.del_page_from_free_list(pfn, zi, current, block_mt);
                 self.change_pageblock_range(pfn, current, start_mt);
-                let nr_added = self.expand(zi, pfn, order, current, start_mt);
-                self.account_freepages(zi, nr_added as i64, start_mt);
+                self.expand(zi, pfn, order, current, start_mt);
                 self.note(StepKind::Decision, Some(PfnRange::new(pfn, pfn + (1 << current))), || {
                     format!("order {current} >= pageblock_order: the block's pageblocks become {start_mt}")
                 });

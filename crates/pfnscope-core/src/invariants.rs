@@ -30,6 +30,10 @@ macro_rules! ensure {
 
 impl Machine {
     /// Checks every invariant; the first violation found is returned.
+    ///
+    /// Blocks in flight ([`Tag::Taken`]) are allowed: they exist between
+    /// the steps of an operation. [`Machine::check_quiescent`] also
+    /// requires that none is left.
     pub fn check_invariants(&self) -> Result<(), Violation> {
         let span = self.pfn_span();
         // PFNs outside every zone are holes.
@@ -44,6 +48,17 @@ impl Machine {
         Ok(())
     }
 
+    /// [`check_invariants`](Machine::check_invariants), and no block left
+    /// in flight: what must hold between operations.
+    pub fn check_quiescent(&self) -> Result<(), Violation> {
+        self.check_invariants()?;
+        let span = self.pfn_span();
+        match (span.start..span.end).find(|&p| self.page(p).tag() == Tag::Taken) {
+            Some(p) => Err(Violation(format!("block {p:#x} was taken off the free lists and never handed out"))),
+            None => Ok(()),
+        }
+    }
+
     fn check_zone(&self, zi: usize) -> Result<(), Violation> {
         let z = &self.zones[zi];
         let name = z.name();
@@ -56,7 +71,7 @@ impl Machine {
             match w.tag() {
                 Tag::Hole => pfn += 1,
                 Tag::FreeTail => return Err(Violation(format!("{name}: free tail {pfn:#x} belongs to no free block"))),
-                Tag::Buddy | Tag::Pcp => {
+                Tag::Buddy | Tag::Pcp | Tag::Taken => {
                     let order = w.order();
                     let size = 1u64 << order;
                     ensure!(order <= self.geo.max_order, "{name}: block {pfn:#x} has order {order}");
@@ -65,11 +80,13 @@ impl Machine {
                     for t in pfn + 1..pfn + size {
                         ensure!(self.page(t).tag() == Tag::FreeTail, "{name}: page {t:#x} inside free block {pfn:#x} is {:?}", self.page(t).state());
                     }
-                    if w.tag() == Tag::Buddy {
-                        buddy_heads += 1;
-                        self.check_buddy_block(zi, pfn, order)?;
-                    } else {
-                        pcp_heads += 1;
+                    match w.tag() {
+                        Tag::Buddy => {
+                            buddy_heads += 1;
+                            self.check_buddy_block(zi, pfn, order)?;
+                        }
+                        Tag::Pcp => pcp_heads += 1,
+                        _ => {}
                     }
                     pfn += size;
                 }
@@ -193,13 +210,13 @@ impl Machine {
         Ok(())
     }
 
-    /// The free block (buddy or per-cpu) that holds `pfn`, if any:
+    /// The free block (buddy, per-cpu or in flight) that holds `pfn`, if any:
     /// `(head, order)`. Searches down like `find_large_buddy()`.
     pub fn free_block_at(&self, pfn: u64) -> Option<(u64, u8)> {
         for order in 0..=self.geo.max_order {
             let head = pfn & !((1u64 << order) - 1);
             let w = self.page(head);
-            if matches!(w.tag(), Tag::Buddy | Tag::Pcp) {
+            if matches!(w.tag(), Tag::Buddy | Tag::Pcp | Tag::Taken) {
                 return (head + (1 << w.order()) > pfn).then_some((head, w.order()));
             }
             if w.tag() != Tag::FreeTail {
@@ -252,9 +269,9 @@ mod tests {
 
         // Two free order-9 buddies of one type left unmerged.
         let mut m = base;
-        m.__del_page_from_free_list(0x400, 0, 10);
-        m.__add_to_free_list(0x400, 0, 9, MigrateType::Movable, false);
-        m.__add_to_free_list(0x600, 0, 9, MigrateType::Movable, false);
+        m.del_page_from_free_list(0x400, 0, 10, MigrateType::Movable);
+        m.add_to_free_list(0x400, 0, 9, MigrateType::Movable, false);
+        m.add_to_free_list(0x600, 0, 9, MigrateType::Movable, false);
         assert!(m.check_invariants().unwrap_err().0.contains("unmerged"));
     }
 

@@ -83,6 +83,10 @@ impl Machine {
             .map(|z| managed_pages(z))
             .sum();
         let min_free_pages = zone::min_free_kbytes(lowmem_managed, &geo) >> (geo.page_shift - 10);
+        let mut managed_by_type = [0u64; 4];
+        for z in &spec.zones {
+            managed_by_type[z.zone_type as usize] += managed_pages(z);
+        }
         let zones = spec
             .zones
             .iter()
@@ -97,6 +101,7 @@ impl Machine {
                     present_pages: z.span.len() - z.holes.iter().map(PfnRange::len).sum::<u64>(),
                     managed_pages: managed,
                     watermark,
+                    lowmem_reserve: zone::lowmem_reserve(z.zone_type, &managed_by_type),
                     pcp_high: zone::zone_highsize(watermark[1], pcp_batch, nr_cpus as u64),
                     pcp_batch,
                     free_head_base: (nr_pages + i * heads_per_zone) as u32,

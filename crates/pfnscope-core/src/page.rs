@@ -13,7 +13,7 @@
 //! | bits  | Buddy / Pcp            | InUse                          |
 //! |-------|------------------------|--------------------------------|
 //! | 0-2   | tag                    | tag                            |
-//! | 3-6   | order                  | kind (5 bits, 3-7)             |
+//! | 3-6   | order (also Taken)     | kind (5 bits, 3-7)             |
 //! | 7     | PageReported (Buddy)   |                                |
 //! | 8-35  | `lru.prev` node        | refcount (8-23), mapcount (24-31) |
 //! | 36-63 | `lru.next` node        | pincount (32-39), flags (40-51), compound order (52-55) |
@@ -42,6 +42,11 @@ pub enum Tag {
     Pcp = 3,
     /// Allocated: see [`PageKind`].
     InUse = 4,
+    /// The head of a block taken off the free lists and not yet handed out
+    /// or put back: owned by the function running (after
+    /// `__del_page_from_free_list`, before `prep_new_page`), like the kernel's
+    /// pages in flight. Its tails are [`Tag::FreeTail`].
+    Taken = 5,
 }
 
 /// What an allocated page is used for. The kind decides how isolation and
@@ -219,6 +224,8 @@ pub enum PageState {
     FreeTail,
     /// A block head on a per-cpu list.
     Pcp { order: u8 },
+    /// A block head in flight between lists and owners.
+    Taken { order: u8 },
     InUse(InUse),
 }
 
@@ -243,7 +250,8 @@ impl PageWord {
             1 => Tag::Buddy,
             2 => Tag::FreeTail,
             3 => Tag::Pcp,
-            _ => Tag::InUse,
+            4 => Tag::InUse,
+            _ => Tag::Taken,
         }
     }
 
@@ -252,7 +260,12 @@ impl PageWord {
         PageWord(tag as u64 | ((order as u64 & 0xf) << ORDER_SHIFT))
     }
 
-    /// The order of a Buddy or Pcp head (`buddy_order()`).
+    /// A block in flight (see [`Tag::Taken`]).
+    pub const fn taken(order: u8) -> PageWord {
+        PageWord::listed(Tag::Taken, order)
+    }
+
+    /// The order of a Buddy, Pcp or Taken head (`buddy_order()`).
     pub const fn order(self) -> u8 {
         ((self.0 >> ORDER_SHIFT) & 0xf) as u8
     }
@@ -321,6 +334,7 @@ impl PageWord {
             Tag::Buddy => PageState::Buddy { order: self.order(), reported: self.reported() },
             Tag::FreeTail => PageState::FreeTail,
             Tag::Pcp => PageState::Pcp { order: self.order() },
+            Tag::Taken => PageState::Taken { order: self.order() },
             Tag::InUse => match self.as_in_use() {
                 Some(p) => PageState::InUse(p),
                 None => PageState::Hole,

@@ -57,7 +57,7 @@ impl Machine {
     fn pcp_pop(&mut self, zi: usize, cpu: u8, pfn: u64, order: u8) {
         let node = self.page_node(pfn);
         self.list_del(node);
-        self.set_page(pfn, PageWord::FREE_TAIL);
+        self.set_page(pfn, PageWord::taken(order));
         self.add_zone_counter(zi, ZoneCounter::PcpCount(cpu), -(1 << order));
     }
 

@@ -49,6 +49,10 @@ pub struct Zone {
     pub managed_pages: u64,
     /// `_watermark[WMARK_MIN..=WMARK_HIGH]`, in pages.
     pub watermark: [u64; 3],
+    /// `lowmem_reserve[highest_zoneidx]`, in pages, indexed by
+    /// `ZoneType as usize`: what this zone keeps back from requests that
+    /// could have used a higher zone.
+    pub lowmem_reserve: [u64; 4],
     /// `pcp->high`, in pages (the same for every CPU).
     pub pcp_high: u64,
     /// `pcp->batch`, in pages.
@@ -115,6 +119,34 @@ pub fn zone_watermarks(zone_type: ZoneType, managed: u64, total_lowmem_managed: 
     [min, min + gap, min + 2 * gap]
 }
 
+/// `sysctl_lowmem_reserve_ratio` defaults (mm/page_alloc.c, v6.12).
+pub const fn lowmem_reserve_ratio(t: ZoneType) -> u64 {
+    match t {
+        ZoneType::Dma | ZoneType::Dma32 => 256,
+        ZoneType::Normal => 32,
+        ZoneType::Movable => 0,
+    }
+}
+
+/// `setup_per_zone_lowmem_reserve()` (v6.12): for each higher zone type j,
+/// the managed pages of the zones above this one up to j, divided by this
+/// zone's ratio. `managed` is indexed by `ZoneType as usize` (0 for absent
+/// zones).
+pub fn lowmem_reserve(t: ZoneType, managed: &[u64; 4]) -> [u64; 4] {
+    let ratio = lowmem_reserve_ratio(t);
+    let i = t as usize;
+    let mut out = [0; 4];
+    if ratio == 0 || managed[i] == 0 {
+        return out;
+    }
+    let mut above = 0;
+    for j in i + 1..4 {
+        above += managed[j];
+        out[j] = above / ratio;
+    }
+    out
+}
+
 /// `zone_batchsize()` (v6.12): a quarter of min(managed/1024, 1 MiB of
 /// pages), then rounded down to a power of two of 1.5x, minus one.
 pub fn zone_batchsize(managed: u64, geo: &Geometry) -> u64 {
@@ -146,6 +178,16 @@ mod tests {
         assert_eq!(min_free_kbytes(16 << 18, &Geometry::X86_64_4K), 16384);
         // Tiny machines are clamped to 128 KiB.
         assert_eq!(min_free_kbytes(256, &Geometry::X86_64_4K), 128);
+    }
+
+    #[test]
+    fn lowmem_reserve_protects_lower_zones() {
+        // DMA 4K pages, DMA32 1M, Normal 3M: DMA keeps back 1M/256 from
+        // DMA32 requests and (1M+3M)/256 from Normal ones.
+        let managed = [4096, 1 << 20, 3 << 20, 0];
+        assert_eq!(lowmem_reserve(ZoneType::Dma, &managed), [0, 4096, 16384, 16384]);
+        assert_eq!(lowmem_reserve(ZoneType::Normal, &managed), [0, 0, 0, 0]);
+        assert_eq!(lowmem_reserve(ZoneType::Movable, &managed), [0; 4]);
     }
 
     #[test]

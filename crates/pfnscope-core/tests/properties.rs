@@ -87,7 +87,7 @@ proptest! {
         let mut live = Vec::new();
         for op in &ops {
             apply(&mut m, &mut live, op);
-            if let Err(v) = m.check_invariants() {
+            if let Err(v) = m.check_quiescent() {
                 return Err(TestCaseError::fail(format!("after {op:?}: {v}")));
             }
         }
@@ -124,12 +124,15 @@ proptest! {
         let end = m.store().position();
         for i in (0..trace.steps.len()).rev() {
             m.seek(trace.position_after(Some(i)));
+            if let Err(v) = m.check_invariants() {
+                return Err(TestCaseError::fail(format!("after step {i} ({}): {v}", trace.steps[i].text)));
+            }
         }
         m.seek(trace.position_after(None));
         prop_assert!(before.0 == m.page_words() && before.1 == m.pageblock_flags());
         m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
         m.seek(end);
         prop_assert!(after.0 == m.page_words() && after.1 == m.pageblock_flags());
-        m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+        m.check_quiescent().map_err(|v| TestCaseError::fail(v.to_string()))?;
     }
 }

@@ -32,10 +32,12 @@ pub fn describe(m: &Machine, pfn: u64) -> Option<PageInfo> {
         }
         PageState::FreeTail => match m.free_block_at(pfn) {
             Some((head, order)) if m.page(head).tag() == Tag::Pcp => format!("free: in order-{order} per-cpu block {head:#x}"),
+            Some((head, order)) if m.page(head).tag() == Tag::Taken => format!("in flight: in order-{order} block {head:#x}"),
             Some((head, order)) => format!("free: inside order-{order} buddy block {head:#x}"),
             None => "free tail with no head (inconsistent)".into(),
         },
         PageState::Pcp { order } => format!("free: head of an order-{order} block on a per-cpu list"),
+        PageState::Taken { order } => format!("in flight: an order-{order} block off the free lists, not yet handed out"),
         PageState::InUse(p) => {
             let mut s = p.kind.label().to_string();
             if let Some((head, order)) = m.allocation_at(pfn) {

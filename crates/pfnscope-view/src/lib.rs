@@ -20,4 +20,5 @@
 pub mod inspect;
 pub mod palette;
 pub mod raster;
+pub mod session;
 pub mod viewport;

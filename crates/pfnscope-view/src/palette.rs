@@ -41,6 +41,8 @@ pub enum Category {
     Free(u8),
     /// On a per-cpu list.
     Pcp,
+    /// Taken off the free lists, not yet handed out (mid-operation).
+    Taken,
     Used(PageKind),
     /// Page cache that must be written back first.
     DirtyFile,
@@ -49,16 +51,18 @@ pub enum Category {
 }
 
 impl Category {
-    /// The category of a page, given the order of the free block it is in.
-    pub fn of(state: PageState, free_order: Option<u8>) -> Category {
+    /// The category of a page; a free tail takes the category of the
+    /// block head it belongs to (`head`, if known).
+    pub fn of(state: PageState, head: Option<PageState>) -> Category {
         match state {
             PageState::Hole => Category::Hole,
             PageState::Buddy { order, .. } => Category::Free(order),
-            PageState::FreeTail => match free_order {
-                Some(o) => Category::Free(o),
-                None => Category::Pcp,
+            PageState::FreeTail => match head {
+                Some(h @ (PageState::Buddy { .. } | PageState::Pcp { .. } | PageState::Taken { .. })) => Category::of(h, None),
+                _ => Category::Hole,
             },
             PageState::Pcp { .. } => Category::Pcp,
+            PageState::Taken { .. } => Category::Taken,
             PageState::InUse(p) => {
                 if p.pincount > 0 {
                     Category::Pinned
@@ -77,6 +81,7 @@ impl Category {
             Category::Hole => "hole (no memory)".into(),
             Category::Free(o) => format!("free, order {o}"),
             Category::Pcp => "per-cpu list".into(),
+            Category::Taken => "off the free lists (in flight)".into(),
             Category::Used(k) => k.label().into(),
             Category::DirtyFile => "page cache, dirty".into(),
             Category::Pinned => "pinned".into(),
@@ -126,6 +131,7 @@ impl Palette {
             Category::Hole => self.hole,
             Category::Free(o) => self.free_low.mix(self.free_high, o as u32 * 256 / max_order.max(1) as u32),
             Category::Pcp => Rgba::rgb(0xcc, 0x79, 0xa7),
+            Category::Taken => Rgba::rgb(0x99, 0x99, 0x33),
             Category::Pinned => Rgba::rgb(0xe0, 0x00, 0x2b),
             Category::DirtyFile => Rgba::rgb(0xb3, 0x9b, 0x00),
             Category::Used(k) => match k {
@@ -166,6 +172,7 @@ impl Palette {
             ("free, order 0".to_string(), self.category(Category::Free(0), max_order)),
             (format!("free, order {max_order}"), self.category(Category::Free(max_order), max_order)),
             (Category::Pcp.label(), self.category(Category::Pcp, max_order)),
+            (Category::Taken.label(), self.category(Category::Taken, max_order)),
         ];
         for k in PageKind::ALL {
             rows.push((k.label().to_string(), self.category(Category::Used(k), max_order)));

@@ -2,7 +2,7 @@
 //! `ImageData`). One pass over the visible PFNs; when zoomed out, a pixel
 //! shows the most common category among its PFNs.
 
-use pfnscope_core::{Machine, PfnRange, Tag};
+use pfnscope_core::{Machine, PageState, PfnRange, Tag};
 
 use crate::palette::{Category, Palette, Rgba};
 use crate::viewport::Viewport;
@@ -14,43 +14,36 @@ pub struct Overlay {
     pub highlight: Vec<PfnRange>,
 }
 
-/// Walks PFNs in order and knows which free block each free page is in,
-/// so tails need no search except at the start.
+/// Walks PFNs in order and remembers the free block it is in, so tails
+/// need no search except at the start of a row.
 struct Scanner<'a> {
     m: &'a Machine,
     block_end: u64,
-    block_order: u8,
+    head: PageState,
 }
 
 impl<'a> Scanner<'a> {
     fn new(m: &'a Machine) -> Scanner<'a> {
-        Scanner { m, block_end: 0, block_order: 0 }
+        Scanner { m, block_end: 0, head: PageState::Hole }
     }
 
     fn category(&mut self, pfn: u64) -> Category {
         let w = self.m.page(pfn);
-        let free_order = match w.tag() {
-            Tag::Buddy | Tag::Pcp => {
+        match w.tag() {
+            Tag::Buddy | Tag::Pcp | Tag::Taken => {
                 self.block_end = pfn + (1 << w.order());
-                self.block_order = w.order();
-                Some(w.order())
+                self.head = w.state();
             }
-            Tag::FreeTail => {
-                if pfn >= self.block_end {
-                    match self.m.free_block_at(pfn) {
-                        Some((head, order)) => {
-                            self.block_end = head + (1 << order);
-                            self.block_order = order;
-                        }
-                        None => return Category::Hole,
-                    }
+            Tag::FreeTail if pfn >= self.block_end => match self.m.free_block_at(pfn) {
+                Some((head, order)) => {
+                    self.block_end = head + (1 << order);
+                    self.head = self.m.page(head).state();
                 }
-                let head = self.m.page(self.block_end - (1 << self.block_order));
-                (head.tag() == Tag::Buddy).then_some(self.block_order)
-            }
-            _ => None,
-        };
-        Category::of(w.state(), free_order)
+                None => self.head = PageState::Hole,
+            },
+            _ => {}
+        }
+        Category::of(w.state(), Some(self.head))
     }
 }
 
@@ -59,6 +52,7 @@ fn slot(c: Category) -> usize {
         Category::Hole => 0,
         Category::Free(o) => 1 + o as usize,
         Category::Pcp => 17,
+        Category::Taken => 16,
         Category::Used(k) => 18 + k as usize,
         Category::DirtyFile => 30,
         Category::Pinned => 31,
@@ -116,7 +110,7 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
             // Page cell, with a 1-pixel gap when cells are big enough to
             // read one by one, and a dark left edge at each free block head.
             let gap = usize::from(px >= 4);
-            let head = px >= 4 && matches!(m.page(pfn).tag(), Tag::Buddy | Tag::Pcp);
+            let head = px >= 4 && matches!(m.page(pfn).tag(), Tag::Buddy | Tag::Pcp | Tag::Taken);
             for dy in 0..cell_h - gap.min(cell_h - 1) {
                 for dx in 0..px - gap {
                     let c = if head && dx == 0 { color.mix(Rgba::rgb(0, 0, 0), 140) } else { color };

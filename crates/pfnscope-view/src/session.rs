@@ -1,0 +1,281 @@
+//! One user's session: the machine, the view onto it, and the trace being
+//! played. Front ends turn events into calls here and draw what it says.
+//!
+//! Every method that takes user input validates it and returns a message
+//! on error without changing state.
+
+use pfnscope_core::{Gfp, Machine, PageKind, Scenario, Trace, Workload};
+
+use crate::palette::{Palette, Theme};
+use crate::raster::{self, Overlay};
+use crate::viewport::Viewport;
+
+/// Workload steps run per chunk while building, so a UI can show progress
+/// and stay responsive between chunks.
+pub const BUILD_CHUNK: u64 = 2_000;
+
+/// A scenario still being built.
+#[derive(Clone, Debug)]
+pub struct Build {
+    pub scenario: Scenario,
+    machine: Machine,
+    workload: Option<Workload>,
+    pub done: u64,
+}
+
+impl Build {
+    /// Runs one chunk; returns true when finished.
+    pub fn advance(&mut self) -> bool {
+        let todo = self.scenario.steps.saturating_sub(self.done).min(BUILD_CHUNK);
+        if let Some(w) = &mut self.workload {
+            w.run(&mut self.machine, todo, |_| {});
+        }
+        self.done += todo;
+        self.done >= self.scenario.steps || self.workload.is_none()
+    }
+    /// Progress from 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        if self.scenario.steps == 0 {
+            1.0
+        } else {
+            self.done as f64 / self.scenario.steps as f64
+        }
+    }
+}
+
+/// The played trace and where the player stands in it.
+#[derive(Clone, Debug)]
+pub struct Player {
+    pub trace: Trace,
+    /// The step whose effect is shown (`None` = before the first step).
+    pub cursor: Option<usize>,
+}
+
+impl Player {
+    pub fn len(&self) -> usize {
+        self.trace.steps.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.trace.steps.is_empty()
+    }
+}
+
+/// A session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub scenario: Scenario,
+    pub machine: Machine,
+    pub viewport: Viewport,
+    pub theme: Theme,
+    pub player: Option<Player>,
+    /// The last error, shown until the next successful action.
+    pub error: Option<String>,
+}
+
+impl Session {
+    /// Starts building a scenario (boots the machine; the workload runs in
+    /// chunks through [`Build::advance`]).
+    pub fn start_build(scenario: &Scenario) -> Result<Build, String> {
+        let (machine, workload) = scenario.prepare().map_err(|e| e.to_string())?;
+        Ok(Build { scenario: scenario.clone(), machine, workload, done: 0 })
+    }
+
+    /// A session over a finished build.
+    pub fn from_build(build: Build, width: u32, height: u32) -> Session {
+        let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
+        let mut machine = build.machine;
+        machine.set_journaling(false);
+        Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None }
+    }
+
+    /// Builds a scenario in one go.
+    pub fn new(scenario: &Scenario, width: u32, height: u32) -> Result<Session, String> {
+        let mut b = Session::start_build(scenario)?;
+        while !b.advance() {}
+        Ok(Session::from_build(b, width, height))
+    }
+
+    /// Replaces the machine with a finished build, keeping view settings.
+    pub fn replace(&mut self, build: Build) {
+        let theme = self.theme;
+        let (w, h) = (self.viewport.width, self.viewport.height);
+        *self = Session::from_build(build, w, h);
+        self.theme = theme;
+    }
+
+    pub fn palette(&self) -> Palette {
+        Palette::new(self.theme)
+    }
+
+    /// The map's pixels.
+    pub fn render(&self) -> Vec<u8> {
+        raster::render(&self.machine, &self.viewport, &self.palette(), &self.overlay())
+    }
+
+    /// The current step's PFNs, highlighted.
+    pub fn overlay(&self) -> Overlay {
+        let range = self.player.as_ref().and_then(|p| p.cursor.and_then(|i| p.trace.steps[i].range));
+        Overlay { highlight: range.into_iter().collect() }
+    }
+
+    fn record(&mut self, title: String, op: impl FnOnce(&mut Machine) -> Result<String, String>) -> Result<String, String> {
+        // Recording truncates any undone part of the journal: the new
+        // operation starts from the state on screen.
+        let (result, trace) = self.machine.record(title, op);
+        let cursor = trace.steps.len().checked_sub(1);
+        if let Some(i) = cursor {
+            self.viewport = self.viewport.reveal(trace.steps[i].range.map_or(0, |r| r.start));
+        }
+        self.player = Some(Player { trace, cursor });
+        match &result {
+            Ok(_) => self.error = None,
+            Err(e) => self.error = Some(e.clone()),
+        }
+        result
+    }
+
+    /// Runs `alloc_pages()` with form input; returns a summary.
+    pub fn alloc_pages(&mut self, gfp: &str, order: &str, kind: &str) -> Result<String, String> {
+        let gfp = Gfp::by_name(gfp).ok_or_else(|| format!("unknown GFP mask {gfp:?}"))?;
+        let order = parse_order(order, self.machine.geometry().max_order)?;
+        let kind = PageKind::ALL.into_iter().find(|k| k.label() == kind).ok_or_else(|| format!("unknown page kind {kind:?}"))?;
+        let title = format!("alloc_pages({}, order={order}) for {}", gfp.name, kind.label());
+        self.record(title, move |m| {
+            m.alloc_pages(gfp, order, kind).map(|pfn| format!("got order-{order} block at {pfn:#x}")).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Runs `__free_pages()` with form input.
+    pub fn free_pages(&mut self, pfn: &str, order: &str) -> Result<String, String> {
+        let pfn = parse_pfn(pfn)?;
+        let order = parse_order(order, self.machine.geometry().max_order)?;
+        // Validate before recording so a refused free leaves no trace.
+        if let Err(e) = self.machine.check_allocated(pfn, order) {
+            self.error = Some(e.to_string());
+            return Err(e.to_string());
+        }
+        self.record(format!("__free_pages({pfn:#x}, order={order})"), move |m| {
+            m.free_pages(pfn, order).map(|_| format!("freed {pfn:#x}")).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Moves the player to a step (`None` = before the first).
+    pub fn seek(&mut self, cursor: Option<usize>) {
+        if let Some(p) = &mut self.player {
+            let cursor = cursor.map(|i| i.min(p.len().saturating_sub(1)));
+            let cursor = if p.is_empty() { None } else { cursor };
+            self.machine.seek(p.trace.position_after(cursor));
+            p.cursor = cursor;
+        }
+    }
+
+    /// Steps the player by `delta` steps.
+    pub fn step_by(&mut self, delta: i64) {
+        let Some(p) = &self.player else { return };
+        let now = p.cursor.map_or(-1, |i| i as i64);
+        let next = (now + delta).clamp(-1, p.len() as i64 - 1);
+        self.seek(usize::try_from(next).ok());
+    }
+
+    /// Jumps to the next (or previous) step that is a decision or failure.
+    pub fn jump_to_event(&mut self, forward: bool) {
+        let Some(p) = &self.player else { return };
+        let now = p.cursor.map_or(-1, |i| i as i64);
+        let interesting = |i: usize| p.trace.steps[i].kind != pfnscope_core::StepKind::Action;
+        let found = if forward {
+            ((now + 1).max(0) as usize..p.len()).find(|&i| interesting(i))
+        } else {
+            (0..now.max(0) as usize).rev().find(|&i| interesting(i))
+        };
+        if let Some(i) = found {
+            self.seek(Some(i));
+        }
+    }
+}
+
+/// Parses an order, with the allowed range in the message.
+pub fn parse_order(text: &str, max: u8) -> Result<u8, String> {
+    let text = text.trim();
+    match text.parse::<u8>() {
+        Ok(o) if o <= max => Ok(o),
+        _ => Err(format!("order must be a whole number from 0 to {max}, not {text:?}")),
+    }
+}
+
+/// Parses a PFN in decimal or `0x` hex.
+pub fn parse_pfn(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse::<u64>(),
+    };
+    parsed.map_err(|_| format!("a PFN is a number such as 4096 or 0x1000, not {t:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(&Scenario { steps: 500, ..Scenario::default() }, 640, 400).unwrap()
+    }
+
+    #[test]
+    fn an_allocation_is_traced_and_can_be_stepped_back_and_forth() {
+        let mut s = session();
+        let msg = s.alloc_pages("GFP_KERNEL", "2", "slab, unmovable").unwrap();
+        assert!(msg.starts_with("got order-2 block at"));
+        let p = s.player.as_ref().unwrap();
+        let last = p.len() - 1;
+        assert_eq!(p.cursor, Some(last));
+        let after = s.machine.page_words().to_vec();
+        s.seek(None);
+        let before = s.machine.page_words().to_vec();
+        assert_ne!(before, after);
+        s.step_by(1000);
+        assert_eq!(s.machine.page_words(), &after[..]);
+        s.step_by(-1);
+        assert_eq!(s.player.as_ref().unwrap().cursor, Some(last - 1));
+        // Every step's state is consistent.
+        for i in 0..=last {
+            s.seek(Some(i));
+            s.machine.check_invariants().unwrap_or_else(|v| panic!("after step {i}: {v}"));
+        }
+        s.machine.check_quiescent().unwrap();
+    }
+
+    #[test]
+    fn bad_input_gives_a_message_and_keeps_state() {
+        let mut s = session();
+        let words = s.machine.page_words().to_vec();
+        assert!(s.alloc_pages("GFP_KERNEL", "99", "kernel").unwrap_err().contains("order must be a whole number from 0 to 10"));
+        assert!(s.alloc_pages("GFP_NOPE", "0", "kernel").unwrap_err().contains("unknown GFP mask"));
+        assert!(s.free_pages("zz", "0").unwrap_err().contains("a PFN is a number"));
+        assert!(s.free_pages("0x0", "0").is_err());
+        assert_eq!(s.machine.page_words(), &words[..]);
+        assert!(s.player.is_none());
+        assert!(s.error.is_some());
+    }
+
+    #[test]
+    fn building_in_chunks_equals_building_at_once() {
+        let sc = Scenario { steps: 5_000, ..Scenario::default() };
+        let mut b = Session::start_build(&sc).unwrap();
+        let mut chunks = 0;
+        while !b.advance() {
+            chunks += 1;
+            assert!(b.progress() < 1.0);
+        }
+        assert_eq!(chunks, 2);
+        let whole = sc.build().unwrap();
+        assert_eq!(Session::from_build(b, 10, 10).machine.page_words(), whole.page_words());
+    }
+
+    #[test]
+    fn parse_helpers() {
+        assert_eq!(parse_pfn("0x1f"), Ok(31));
+        assert_eq!(parse_pfn(" 42 "), Ok(42));
+        assert_eq!(parse_order("10", 10), Ok(10));
+        assert!(parse_order("-1", 10).is_err());
+    }
+}
