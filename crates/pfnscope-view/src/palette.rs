@@ -131,7 +131,7 @@ impl Palette {
             Category::Hole => self.hole,
             Category::Free(o) => self.free_low.mix(self.free_high, o as u32 * 256 / max_order.max(1) as u32),
             Category::Pcp => Rgba::rgb(0xcc, 0x79, 0xa7),
-            Category::Taken => Rgba::rgb(0x99, 0x99, 0x33),
+            Category::Taken => Rgba::rgb(0x00, 0xe5, 0xff),
             Category::Pinned => Rgba::rgb(0xe0, 0x00, 0x2b),
             Category::DirtyFile => Rgba::rgb(0xb3, 0x9b, 0x00),
             Category::Used(k) => match k {

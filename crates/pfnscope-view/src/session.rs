@@ -193,6 +193,41 @@ impl Session {
     }
 }
 
+/// Reads a scenario from a URL query such as
+/// `?machine=teaching-16m&workload=vm-host&seed=3&steps=5000`. Missing keys
+/// keep the default's values; unknown keys and bad values are errors.
+pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
+    let mut s = Scenario::default();
+    let query = query.trim_start_matches('?');
+    if query.is_empty() {
+        return Ok(s);
+    }
+    let mut custom = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = value.replace('+', " ");
+        let number = |what: &str| value.parse::<u64>().map_err(|_| format!("URL parameter {what}={value:?} is not a whole number"));
+        match key {
+            "machine" => s.machine = value.clone(),
+            "workload" => s.workload = if value.is_empty() || value == "none" { None } else { Some(value.clone()) },
+            "seed" => s.seed = number("seed")?,
+            "steps" => {
+                s.steps = number("steps")?;
+                if s.steps > 10_000_000 {
+                    return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
+                }
+            }
+            _ => return Err(format!("unknown URL parameter {key:?} (known: machine, workload, seed, steps)")),
+        }
+        custom = true;
+    }
+    if custom {
+        s.title = format!("{} / {} / seed {}", s.machine, s.workload.as_deref().unwrap_or("freshly booted"), s.seed);
+    }
+    s.validate().map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
 /// Parses an order, with the allowed range in the message.
 pub fn parse_order(text: &str, max: u8) -> Result<u8, String> {
     let text = text.trim();
@@ -269,6 +304,17 @@ mod tests {
         assert_eq!(chunks, 2);
         let whole = sc.build().unwrap();
         assert_eq!(Session::from_build(b, 10, 10).machine.page_words(), whole.page_words());
+    }
+
+    #[test]
+    fn scenarios_come_from_url_queries_with_clear_errors() {
+        assert_eq!(scenario_from_query(""), Ok(Scenario::default()));
+        let s = scenario_from_query("?machine=teaching-16m&workload=none&seed=9&steps=10").unwrap();
+        assert_eq!((s.machine.as_str(), s.workload, s.seed, s.steps), ("teaching-16m", None, 9, 10));
+        assert!(scenario_from_query("?seed=abc").unwrap_err().contains("seed=\"abc\""));
+        assert!(scenario_from_query("?machine=cray").unwrap_err().contains("unknown machine"));
+        assert!(scenario_from_query("?colour=red").unwrap_err().contains("unknown URL parameter"));
+        assert!(scenario_from_query("?steps=99999999999").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The PFN map's layout: PFNs wrap into rows of a power-of-two width, so
-//! buddy blocks and pageblocks line up in columns; each row of pages has a
-//! thin strip above it showing the pageblock migratetypes.
+//! The PFN map's layout: PFNs wrap into rows whose width is a multiple of
+//! [`ROW_UNIT`] pages (a power of two below that), so small buddy blocks
+//! never break across rows and the map fills the canvas; each row of pages
+//! has a thin strip above it showing the pageblock migratetypes.
 //!
 //! `zoom` is log2 of pixels per PFN: 4 shows 16-pixel pages, 0 one pixel
 //! per page, -6 one pixel per 64 pages (a 64 GiB machine fits a screen).
@@ -11,6 +12,10 @@ use pfnscope_core::PfnRange;
 pub const MIN_ZOOM: i32 = -12;
 /// The largest zoom: 32 pixels per PFN.
 pub const MAX_ZOOM: i32 = 5;
+
+/// Row widths are multiples of this many cells, so blocks up to order 4
+/// stay on one row.
+pub const ROW_UNIT: u64 = 16;
 
 /// What lies under a pixel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +66,12 @@ impl Viewport {
     pub fn pfns_per_px(&self) -> u64 {
         1 << (-self.zoom).max(0)
     }
-    /// PFNs per row: the widest power of two of cells that fits.
+    /// PFNs per row: as many cells as fit, rounded down to a multiple of
+    /// [`ROW_UNIT`] (or to a power of two on very narrow canvases).
     pub fn cols(&self) -> u64 {
-        floor_pow2(self.width as u64 / self.px_per_pfn()).max(1) * self.pfns_per_px()
+        let cells = self.width as u64 / self.px_per_pfn();
+        let cells = if cells >= ROW_UNIT { cells / ROW_UNIT * ROW_UNIT } else { floor_pow2(cells) };
+        cells.max(1) * self.pfns_per_px()
     }
     /// Height of the page cells of a row.
     pub fn cell_h(&self) -> u32 {
@@ -211,10 +219,12 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_power_of_two_wide_and_aggregate_when_zoomed_out() {
+    fn rows_are_whole_units_wide_and_aggregate_when_zoomed_out() {
         let v = Viewport { zoom: -2, ..v() };
         assert_eq!(v.pfns_per_px(), 4);
         assert_eq!(v.cols(), 1024 * 4);
+        assert_eq!(Viewport { width: 1020, zoom: 2, ..v }.cols(), 240);
+        assert_eq!(Viewport { width: 10, zoom: 0, ..v }.cols(), 8);
         let hit = v.hit(5, 1).unwrap();
         assert_eq!((hit.pfn, hit.count), (20, 4));
         assert!(v.scroll(-5).top_row == 0);

@@ -1,0 +1,464 @@
+//! The root component: owns the [`Session`], turns messages into calls on
+//! it, and lays out the map, the controls and the panels.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use gloo::events::{EventListener, EventListenerOptions};
+use pfnscope_core::{Gfp, PageKind, Scenario};
+use pfnscope_view::inspect::{describe, PageInfo};
+use pfnscope_view::palette::Theme;
+use pfnscope_view::session::{scenario_from_query, Build, Session};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::controls::{operation_form, player, scenario_form};
+use crate::panels::{buddyinfo, help_overlay, legend, tooltip};
+use crate::pfn_map::PfnMap;
+
+/// What the app starts with.
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct AppProps {
+    pub scenario: Scenario,
+    /// A problem with the URL, shown once the default scenario is loaded.
+    #[prop_or_default]
+    pub url_error: Option<String>,
+    #[prop_or(960)]
+    pub width: u32,
+    #[prop_or(560)]
+    pub height: u32,
+}
+
+impl AppProps {
+    /// The scenario from the page's URL query, or the default with an error.
+    pub fn from_location() -> AppProps {
+        let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        let (scenario, url_error) = match scenario_from_query(&query) {
+            Ok(s) => (s, None),
+            Err(e) => (Scenario::default(), Some(e)),
+        };
+        let width = web_sys::window()
+            .and_then(|w| w.inner_width().ok())
+            .and_then(|v| v.as_f64())
+            .map_or(960, |w| ((w as u32).saturating_sub(420)).clamp(480, 1400));
+        AppProps { scenario, url_error, width, height: 560 }
+    }
+}
+
+/// Form fields the user edits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Machine,
+    Workload,
+    Seed,
+    Steps,
+    Gfp,
+    Order,
+    Kind,
+    FreePfn,
+    FreeOrder,
+}
+
+/// The values of the form fields, as typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Form {
+    pub machine: String,
+    pub workload: String,
+    pub seed: String,
+    pub steps: String,
+    pub gfp: String,
+    pub order: String,
+    pub kind: String,
+    pub free_pfn: String,
+    pub free_order: String,
+}
+
+impl Form {
+    fn from_scenario(s: &Scenario) -> Form {
+        Form {
+            machine: s.machine.clone(),
+            workload: s.workload.clone().unwrap_or_else(|| "none".into()),
+            seed: s.seed.to_string(),
+            steps: s.steps.to_string(),
+            gfp: Gfp::KERNEL.name.into(),
+            order: "0".into(),
+            kind: PageKind::SlabUnmovable.label().into(),
+            free_pfn: String::new(),
+            free_order: "0".into(),
+        }
+    }
+
+    fn set(&mut self, f: Field, v: String) {
+        match f {
+            Field::Machine => self.machine = v,
+            Field::Workload => self.workload = v,
+            Field::Seed => self.seed = v,
+            Field::Steps => self.steps = v,
+            Field::Gfp => self.gfp = v,
+            Field::Order => self.order = v,
+            Field::Kind => self.kind = v,
+            Field::FreePfn => self.free_pfn = v,
+            Field::FreeOrder => self.free_order = v,
+        }
+    }
+
+    /// The scenario the form describes, checked.
+    fn scenario(&self) -> Result<Scenario, String> {
+        let query = format!("machine={}&workload={}&seed={}&steps={}", self.machine, self.workload, self.seed.trim(), self.steps.trim());
+        scenario_from_query(&query)
+    }
+}
+
+/// A message in the notice area.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    Info(String),
+    Error(String),
+}
+
+pub enum Msg {
+    BuildChunk,
+    LoadScenario,
+    Field(Field, String),
+    Alloc,
+    Free,
+    StepBy(i64),
+    Seek(Option<usize>),
+    Jump(bool),
+    Zoom(i32, Option<(u32, u32)>),
+    Fit,
+    Scroll(i64),
+    Hover(u32, u32),
+    Leave,
+    ToggleTheme,
+    Help(bool),
+    Key(KeyboardEvent),
+}
+
+/// Mouse position and what is under it.
+struct Hover {
+    x: u32,
+    y: u32,
+    info: PageInfo,
+    in_strip: bool,
+    count: u64,
+}
+
+pub struct App {
+    session: Option<Session>,
+    build: Option<Build>,
+    form: Form,
+    notice: Option<Notice>,
+    hover: Option<Hover>,
+    help: bool,
+    pixels: Rc<Vec<u8>>,
+    version: u64,
+    _keys: Option<EventListener>,
+}
+
+impl App {
+    fn begin_build(&mut self, ctx: &Context<Self>, scenario: &Scenario) {
+        match Session::start_build(scenario) {
+            Ok(b) => {
+                self.build = Some(b);
+                ctx.link().send_future(async {
+                    yew::platform::time::sleep(Duration::from_millis(0)).await;
+                    Msg::BuildChunk
+                });
+            }
+            Err(e) => self.notice = Some(Notice::Error(e)),
+        }
+    }
+
+    /// Recomputes the map's pixels after the state or view changed.
+    fn redraw(&mut self) {
+        if let Some(s) = &self.session {
+            self.pixels = Rc::new(s.render());
+            self.version += 1;
+        }
+    }
+
+    fn report(&mut self, r: Result<String, String>) {
+        self.notice = Some(match r {
+            Ok(m) => Notice::Info(m),
+            Err(e) => Notice::Error(e),
+        });
+    }
+
+    fn key(&mut self, ctx: &Context<Self>, e: KeyboardEvent) -> bool {
+        // Keys typed into a form field belong to the field.
+        let in_field = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        if in_field || e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return false;
+        }
+        let msg = match e.key().as_str() {
+            "ArrowRight" if e.shift_key() => Msg::Jump(true),
+            "ArrowLeft" if e.shift_key() => Msg::Jump(false),
+            "ArrowRight" | "l" => Msg::StepBy(1),
+            "ArrowLeft" | "h" => Msg::StepBy(-1),
+            "Home" => Msg::Seek(None),
+            "End" => Msg::StepBy(i64::MAX / 2),
+            "+" | "=" => Msg::Zoom(1, None),
+            "-" | "_" => Msg::Zoom(-1, None),
+            "0" => Msg::Fit,
+            "PageDown" | "j" | "ArrowDown" => Msg::Scroll(8),
+            "PageUp" | "k" | "ArrowUp" => Msg::Scroll(-8),
+            "t" => Msg::ToggleTheme,
+            "?" => Msg::Help(!self.help),
+            "Escape" => Msg::Help(false),
+            _ => return false,
+        };
+        e.prevent_default();
+        ctx.link().send_message(msg);
+        false
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = AppProps;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let props = ctx.props();
+        let mut app = App {
+            session: None,
+            build: None,
+            form: Form::from_scenario(&props.scenario),
+            notice: props.url_error.clone().map(|e| Notice::Error(format!("{e}; showing the default scenario"))),
+            hover: None,
+            help: false,
+            pixels: Rc::new(Vec::new()),
+            version: 0,
+            _keys: None,
+        };
+        app.begin_build(ctx, &props.scenario);
+        app
+    }
+
+    fn rendered(&mut self, ctx: &Context<Self>, first_render: bool) {
+        if first_render {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                let link = ctx.link().clone();
+                let opts = EventListenerOptions::enable_prevent_default();
+                self._keys = Some(EventListener::new_with_options(&doc, "keydown", opts, move |e| {
+                    if let Some(e) = e.dyn_ref::<KeyboardEvent>() {
+                        link.send_message(Msg::Key(e.clone()));
+                    }
+                }));
+            }
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::BuildChunk => {
+                let Some(b) = &mut self.build else { return false };
+                if b.advance() {
+                    let b = self.build.take().expect("checked");
+                    let title = b.scenario.title.clone();
+                    match &mut self.session {
+                        Some(s) => s.replace(b),
+                        None => self.session = Some(Session::from_build(b, ctx.props().width, ctx.props().height)),
+                    }
+                    if !matches!(self.notice, Some(Notice::Error(_))) {
+                        self.notice = Some(Notice::Info(format!("loaded: {title}")));
+                    }
+                    self.redraw();
+                } else {
+                    ctx.link().send_future(async {
+                        yew::platform::time::sleep(Duration::from_millis(0)).await;
+                        Msg::BuildChunk
+                    });
+                }
+                true
+            }
+            Msg::LoadScenario => match self.form.scenario() {
+                Ok(s) => {
+                    self.notice = None;
+                    self.begin_build(ctx, &s);
+                    true
+                }
+                Err(e) => {
+                    self.notice = Some(Notice::Error(e));
+                    true
+                }
+            },
+            Msg::Field(f, v) => {
+                self.form.set(f, v);
+                false
+            }
+            Msg::Alloc => {
+                let Some(s) = &mut self.session else { return false };
+                let r = s.alloc_pages(&self.form.gfp, &self.form.order, &self.form.kind);
+                self.report(r);
+                self.redraw();
+                true
+            }
+            Msg::Free => {
+                let Some(s) = &mut self.session else { return false };
+                let r = s.free_pages(&self.form.free_pfn, &self.form.free_order);
+                self.report(r);
+                self.redraw();
+                true
+            }
+            Msg::StepBy(d) => {
+                let Some(s) = &mut self.session else { return false };
+                s.step_by(d);
+                self.redraw();
+                true
+            }
+            Msg::Seek(c) => {
+                let Some(s) = &mut self.session else { return false };
+                s.seek(c);
+                self.redraw();
+                true
+            }
+            Msg::Jump(fwd) => {
+                let Some(s) = &mut self.session else { return false };
+                s.jump_to_event(fwd);
+                self.redraw();
+                true
+            }
+            Msg::Zoom(dz, at) => {
+                let Some(s) = &mut self.session else { return false };
+                let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
+                s.viewport = s.viewport.zoom_at(x, y, dz);
+                self.hover = None;
+                self.redraw();
+                true
+            }
+            Msg::Fit => {
+                let Some(s) = &mut self.session else { return false };
+                s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
+                self.redraw();
+                true
+            }
+            Msg::Scroll(rows) => {
+                let Some(s) = &mut self.session else { return false };
+                s.viewport = s.viewport.scroll(rows);
+                self.redraw();
+                true
+            }
+            Msg::Hover(x, y) => {
+                let Some(s) = &self.session else { return false };
+                self.hover = s.viewport.hit(x, y).and_then(|h| {
+                    describe(&s.machine, h.pfn).map(|info| Hover { x, y, info, in_strip: h.in_strip, count: h.count })
+                });
+                true
+            }
+            Msg::Leave => {
+                self.hover = None;
+                true
+            }
+            Msg::ToggleTheme => {
+                let Some(s) = &mut self.session else { return false };
+                s.theme = match s.theme {
+                    Theme::Light => Theme::Dark,
+                    Theme::Dark => Theme::Light,
+                };
+                self.redraw();
+                true
+            }
+            Msg::Help(on) => {
+                self.help = on;
+                true
+            }
+            Msg::Key(e) => self.key(ctx, e),
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let theme = self.session.as_ref().map_or(Theme::Light, |s| s.theme);
+        let theme_class = match theme {
+            Theme::Light => "app theme-light",
+            Theme::Dark => "app theme-dark",
+        };
+        let building = self.build.as_ref().map(|b| {
+            let pct = (b.progress() * 100.0).round();
+            html! {
+                <div class="progress" role="progressbar" aria-valuenow={pct.to_string()} aria-valuemin="0" aria-valuemax="100">
+                    <span>{ format!("building {}: {pct}%", b.scenario.title) }</span>
+                    <progress max="100" value={pct.to_string()}></progress>
+                </div>
+            }
+        });
+        let notice = self.notice.as_ref().map(|n| match n {
+            Notice::Info(m) => html! { <div class="notice info" role="status">{ m }</div> },
+            Notice::Error(m) => html! { <div class="notice error" role="alert">{ m }</div> },
+        });
+        let ready = self.session.is_some() && self.build.is_none();
+        html! {
+            <div class={theme_class} data-ready={ready.to_string()}>
+                <header>
+                    <h1>{ "pfnscope" }</h1>
+                    <span class="tagline">{ "watch the Linux 6.12 page allocator work" }</span>
+                    <span class="spacer"></span>
+                    <button onclick={link.callback(|_| Msg::ToggleTheme)} title="Light or dark theme (t)">{ "theme" }</button>
+                    <button onclick={link.callback(|_| Msg::Help(true))} title="Keyboard shortcuts (?)">{ "?" }</button>
+                </header>
+                { scenario_form(&self.form, link) }
+                { for building }
+                { for notice }
+                <main>
+                    <section class="map-pane">
+                        if let Some(s) = &self.session {
+                            <div class="map-toolbar">
+                                <span class="title">{ &s.scenario.title }</span>
+                                <span class="spacer"></span>
+                                <button onclick={link.callback(|_| Msg::Zoom(-1, None))} title="Zoom out (-)">{ "−" }</button>
+                                <span class="zoom">{ zoom_label(s.viewport.zoom) }</span>
+                                <button onclick={link.callback(|_| Msg::Zoom(1, None))} title="Zoom in (+)">{ "+" }</button>
+                                <button onclick={link.callback(|_| Msg::Fit)} title="Whole machine (0)">{ "fit" }</button>
+                            </div>
+                            <div class="map-wrap">
+                                <PfnMap
+                                    width={s.viewport.width}
+                                    height={s.viewport.height}
+                                    pixels={self.pixels.clone()}
+                                    version={self.version}
+                                    on_hover={link.callback(|(x, y)| Msg::Hover(x, y))}
+                                    on_leave={link.callback(|_| Msg::Leave)}
+                                    on_wheel={link.callback(|(x, y, dy, zoom): (u32, u32, f64, bool)| {
+                                        if zoom {
+                                            Msg::Zoom(if dy < 0.0 { 1 } else { -1 }, Some((x, y)))
+                                        } else {
+                                            Msg::Scroll(if dy < 0.0 { -3 } else { 3 })
+                                        }
+                                    })}
+                                />
+                                if let Some(h) = &self.hover {
+                                    { tooltip(&h.info, h.x, h.y, h.in_strip, h.count) }
+                                }
+                            </div>
+                            { legend(&s.palette(), s.machine.geometry().max_order) }
+                        } else {
+                            <div class="placeholder">{ "booting the machine…" }</div>
+                        }
+                    </section>
+                    <aside>
+                        if let Some(s) = &self.session {
+                            { operation_form(&self.form, s, link) }
+                            { player(s, link) }
+                            { buddyinfo(s) }
+                        }
+                    </aside>
+                </main>
+                if self.help {
+                    { help_overlay(link) }
+                }
+            </div>
+        }
+    }
+}
+
+fn zoom_label(zoom: i32) -> String {
+    if zoom >= 0 {
+        format!("{} px/page", 1 << zoom)
+    } else {
+        format!("{} pages/px", 1 << -zoom)
+    }
+}

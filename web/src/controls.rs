@@ -1,0 +1,142 @@
+//! The forms: scenario, operations, and the trace player.
+
+use pfnscope_core::{Gfp, MachineSpec, PageKind, WorkloadSpec};
+use pfnscope_view::session::Session;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::html::Scope;
+use yew::prelude::*;
+
+use crate::app::{App, Field, Form, Msg};
+
+fn on_input(link: &Scope<App>, f: Field) -> Callback<InputEvent> {
+    link.callback(move |e: InputEvent| Msg::Field(f, e.target_unchecked_into::<HtmlInputElement>().value()))
+}
+
+fn on_select(link: &Scope<App>, f: Field) -> Callback<Event> {
+    link.callback(move |e: Event| Msg::Field(f, e.target_unchecked_into::<HtmlSelectElement>().value()))
+}
+
+fn options(values: impl IntoIterator<Item = String>, selected: &str) -> Html {
+    values.into_iter().map(|v| html! { <option value={v.clone()} selected={v == selected}>{ v }</option> }).collect()
+}
+
+/// Machine, workload, seed and steps, and the Load button.
+pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
+    let workloads = std::iter::once("none".to_string()).chain(WorkloadSpec::PRESETS.iter().map(|s| s.to_string()));
+    html! {
+        <form class="scenario" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::LoadScenario })}>
+            <label title="The machine to simulate">{ "machine " }
+                <select id="machine" onchange={on_select(link, Field::Machine)}>{ options(MachineSpec::PRESETS.iter().map(|s| s.to_string()), &form.machine) }</select>
+            </label>
+            <label title="The workload that ages the machine">{ "workload " }
+                <select id="workload" onchange={on_select(link, Field::Workload)}>{ options(workloads, &form.workload) }</select>
+            </label>
+            <label title="The random seed: the same seed gives the same machine">{ "seed " }
+                <input id="seed" type="number" min="0" value={form.seed.clone()} oninput={on_input(link, Field::Seed)} />
+            </label>
+            <label title="Workload steps to run">{ "steps " }
+                <input id="steps" type="number" min="0" value={form.steps.clone()} oninput={on_input(link, Field::Steps)} />
+            </label>
+            <button type="submit" id="load">{ "load" }</button>
+        </form>
+    }
+}
+
+/// alloc_pages() and __free_pages() forms.
+pub fn operation_form(form: &Form, s: &Session, link: &Scope<App>) -> Html {
+    let max = s.machine.geometry().max_order;
+    html! {
+        <section class="panel ops">
+            <h2>{ "Run an operation" }</h2>
+            <form class="grid" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Alloc })}>
+                <label for="gfp" title="GFP mask: decides the migratetype and the zones">{ "gfp" }</label>
+                <select id="gfp" onchange={on_select(link, Field::Gfp)}>
+                    { options(Gfp::ALL.iter().map(|g| g.name.to_string()), &form.gfp) }
+                </select>
+                <label for="order" title={format!("2^order pages, 0 to {max}")}>{ "order" }</label>
+                <input id="order" class="narrow" value={form.order.clone()} oninput={on_input(link, Field::Order)} />
+                <label for="kind" title="What the pages will hold">{ "for" }</label>
+                <select id="kind" onchange={on_select(link, Field::Kind)}>
+                    { options(PageKind::ALL.iter().filter(|k| !matches!(k, PageKind::Reserved | PageKind::Offline | PageKind::HwPoison)).map(|k| k.label().to_string()), &form.kind) }
+                </select>
+                <span></span>
+                <button type="submit" id="run-alloc" title="Allocate and trace each step"><code>{ "alloc_pages()" }</code></button>
+            </form>
+            <form class="grid" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Free })}>
+                <label for="free-pfn" title="The PFN of the allocation's first page, decimal or 0x hex">{ "pfn" }</label>
+                <input id="free-pfn" class="mid" placeholder="0x1234" value={form.free_pfn.clone()} oninput={on_input(link, Field::FreePfn)} />
+                <label for="free-order">{ "order" }</label>
+                <input id="free-order" class="narrow" value={form.free_order.clone()} oninput={on_input(link, Field::FreeOrder)} />
+                <span></span>
+                <button type="submit" id="run-free" title="Free and trace each step"><code>{ "__free_pages()" }</code></button>
+            </form>
+            <p class="hint">{ "Hover the map to read a page's PFN; the trace panel plays what the kernel did." }</p>
+        </section>
+    }
+}
+
+/// The trace player: position, buttons, scrub bar, and the current step
+/// with its call stack linked to the kernel source.
+pub fn player(s: &Session, link: &Scope<App>) -> Html {
+    let Some(p) = &s.player else {
+        return html! {
+            <section class="panel player">
+                <h2>{ "Trace" }</h2>
+                <p class="hint">{ "Run an operation to trace it step by step." }</p>
+            </section>
+        };
+    };
+    let len = p.len();
+    let pos = p.cursor.map_or(0, |i| i + 1);
+    let step = p.cursor.map(|i| &p.trace.steps[i]);
+    let frames = step.map(|st| {
+        st.stack
+            .iter()
+            .chain(std::iter::once(&st.func))
+            .enumerate()
+            .map(|(depth, f)| {
+                html! {
+                    <li style={format!("padding-left: {}em", depth)}>
+                        <a href={f.source_url()} target="_blank" rel="noopener" title={format!("{} in {} (Linux v6.12)", f.name(), f.file())}>{ f.name() }</a>
+                    </li>
+                }
+            })
+            .collect::<Html>()
+    });
+    let kind_class = step.map_or("step", |st| match st.kind {
+        pfnscope_core::StepKind::Action => "step",
+        pfnscope_core::StepKind::Decision => "step decision",
+        pfnscope_core::StepKind::Failure => "step failure",
+    });
+    html! {
+        <section class="panel player">
+            <h2>{ "Trace" }</h2>
+            <div class="trace-title"><code>{ &p.trace.title }</code></div>
+            <div class="player-buttons">
+                <button title="First (Home)" onclick={link.callback(|_| Msg::Seek(None))}>{ "⏮" }</button>
+                <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Jump(false))}>{ "⇤" }</button>
+                <button title="Step back (←)" onclick={link.callback(|_| Msg::StepBy(-1))}>{ "◀" }</button>
+                <span id="step-pos" class="pos">{ format!("{pos} / {len}") }</span>
+                <button title="Step forward (→)" onclick={link.callback(|_| Msg::StepBy(1))}>{ "▶" }</button>
+                <button title="Next decision (Shift+→)" onclick={link.callback(|_| Msg::Jump(true))}>{ "⇥" }</button>
+                <button title="Last (End)" onclick={link.callback(|_| Msg::StepBy(i64::MAX / 2))}>{ "⏭" }</button>
+            </div>
+            <input id="scrub" type="range" min="0" max={len.to_string()} value={pos.to_string()} aria-label="Scrub through the trace"
+                oninput={link.callback(|e: InputEvent| {
+                    let v = e.target_unchecked_into::<HtmlInputElement>().value().parse::<usize>().unwrap_or(0);
+                    Msg::Seek(v.checked_sub(1))
+                })} />
+            if let Some(st) = step {
+                <div class={kind_class}>
+                    <p id="step-text">{ &st.text }</p>
+                    if let Some(r) = st.range {
+                        <p class="range">{ format!("PFNs {:#x}–{:#x} ({} pages)", r.start, r.end, r.len()) }</p>
+                    }
+                    <ol class="stack" aria-label="Call stack, outermost first">{ for frames }</ol>
+                </div>
+            } else {
+                <p class="hint">{ "Before the first step. Press → to step." }</p>
+            }
+        </section>
+    }
+}

@@ -1,0 +1,94 @@
+//! Read-only panels: buddyinfo, legend, tooltip, help.
+
+use pfnscope_view::inspect::PageInfo;
+use pfnscope_view::palette::Palette;
+use pfnscope_view::session::Session;
+use yew::html::Scope;
+use yew::prelude::*;
+
+use crate::app::{App, Msg};
+
+/// `/proc/buddyinfo` as a table, with free pages and watermarks per zone.
+pub fn buddyinfo(s: &Session) -> Html {
+    let m = &s.machine;
+    let max = m.geometry().max_order;
+    html! {
+        <section class="panel">
+            <h2 title="Free blocks per order, as /proc/buddyinfo shows them">{ "buddyinfo" }</h2>
+            <table id="buddyinfo" class="numbers">
+                <thead><tr><th>{ "zone" }</th>{ for (0..=max).map(|o| html! { <th>{ o }</th> }) }</tr></thead>
+                <tbody>
+                    { for m.zones().iter().enumerate().map(|(zi, z)| html! {
+                        <tr>
+                            <th title={format!("PFNs {:#x}-{:#x}, {} free pages, watermarks min/low/high {}/{}/{}",
+                                z.span.start, z.span.end, m.zone_free_pages(zi), z.watermark[0], z.watermark[1], z.watermark[2])}>{ z.name() }</th>
+                            { for (0..=max).map(|o| html! { <td>{ m.nr_free(zi, o) }</td> }) }
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+fn swatch(label: &str, css: String) -> Html {
+    html! { <li><span class="swatch" style={format!("background:{css}")}></span>{ label }</li> }
+}
+
+/// The colors of pages and pageblock types.
+pub fn legend(p: &Palette, max_order: u8) -> Html {
+    html! {
+        <div class="legend" aria-label="Legend">
+            <div>
+                <h3>{ "pages" }</h3>
+                <ul>{ for p.page_legend(max_order).iter().map(|(l, c)| swatch(l, c.css())) }</ul>
+            </div>
+            <div>
+                <h3 title="The strip above each row of pages">{ "pageblocks" }</h3>
+                <ul>{ for p.migratetype_legend().iter().map(|(l, c)| swatch(l, c.css())) }</ul>
+            </div>
+        </div>
+    }
+}
+
+/// The hover tooltip.
+pub fn tooltip(info: &PageInfo, x: u32, y: u32, in_strip: bool, count: u64) -> Html {
+    let note = if count > 1 {
+        Some(format!("this pixel covers {count} pages from here; zoom in to see each"))
+    } else if in_strip {
+        Some("pageblock strip: the color is the pageblock's migratetype".to_string())
+    } else {
+        None
+    };
+    html! {
+        <div class="tooltip" role="tooltip" style={format!("left:{}px;top:{}px", x + 14, y + 14)}>
+            <table>{ for info.rows.iter().map(|(k, v)| html! { <tr><th>{ *k }</th><td>{ v }</td></tr> }) }</table>
+            if let Some(n) = note { <p class="hint">{ n }</p> }
+        </div>
+    }
+}
+
+/// Keyboard shortcuts.
+pub fn help_overlay(link: &Scope<App>) -> Html {
+    let keys = [
+        ("→ / ←", "step the trace forward / back"),
+        ("Shift+→ / Shift+←", "jump to the next / previous decision or failure"),
+        ("Home / End", "first / last step"),
+        ("+ / −", "zoom in / out"),
+        ("Ctrl+wheel", "zoom at the mouse"),
+        ("wheel, ↑ / ↓, PgUp / PgDn", "scroll the map"),
+        ("0", "fit the whole machine"),
+        ("t", "light / dark theme"),
+        ("?", "this help"),
+        ("Esc", "close"),
+    ];
+    html! {
+        <div class="help-overlay" role="dialog" aria-label="Keyboard shortcuts" onclick={link.callback(|_| Msg::Help(false))}>
+            <div class="help-box">
+                <h2>{ "Keyboard" }</h2>
+                <table>{ for keys.iter().map(|(k, v)| html! { <tr><th><kbd>{ *k }</kbd></th><td>{ *v }</td></tr> }) }</table>
+                <p class="hint">{ "Every trace step names the kernel function it models and links to its Linux v6.12 source." }</p>
+            </div>
+        </div>
+    }
+}

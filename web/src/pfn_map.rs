@@ -1,0 +1,84 @@
+//! The PFN map: a canvas that shows the session's pixel buffer. It draws
+//! only when the buffer's version changes, never one DOM node per page.
+
+use std::rc::Rc;
+
+use gloo::events::{EventListener, EventListenerOptions};
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, MouseEvent, WheelEvent};
+use yew::prelude::*;
+
+#[derive(Clone, PartialEq, Properties)]
+pub struct PfnMapProps {
+    pub width: u32,
+    pub height: u32,
+    /// RGBA, `width * height * 4` bytes.
+    pub pixels: Rc<Vec<u8>>,
+    /// Bumped whenever `pixels` changes.
+    pub version: u64,
+    pub on_hover: Callback<(u32, u32)>,
+    pub on_leave: Callback<()>,
+    /// (x, y, deltaY, zoom requested with Ctrl or Meta)
+    pub on_wheel: Callback<(u32, u32, f64, bool)>,
+}
+
+pub struct PfnMap {
+    canvas: NodeRef,
+    drawn: u64,
+    _wheel: Option<EventListener>,
+}
+
+impl Component for PfnMap {
+    type Message = ();
+    type Properties = PfnMapProps;
+
+    fn create(_: &Context<Self>) -> Self {
+        PfnMap { canvas: NodeRef::default(), drawn: u64::MAX, _wheel: None }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let p = ctx.props();
+        let on_hover = p.on_hover.clone();
+        let on_leave = p.on_leave.clone();
+        html! {
+            <canvas
+                id="pfn-map"
+                ref={self.canvas.clone()}
+                width={p.width.to_string()}
+                height={p.height.to_string()}
+                aria-label="Map of physical page frames: each cell is one page, colored by state; the strip above each row shows pageblock migratetypes"
+                onmousemove={Callback::from(move |e: MouseEvent| on_hover.emit((e.offset_x().max(0) as u32, e.offset_y().max(0) as u32)))}
+                onmouseleave={Callback::from(move |_: MouseEvent| on_leave.emit(()))}
+            />
+        }
+    }
+
+    fn rendered(&mut self, ctx: &Context<Self>, first_render: bool) {
+        let Some(canvas) = self.canvas.cast::<HtmlCanvasElement>() else { return };
+        if first_render {
+            // A non-passive listener, so the page does not scroll under the map.
+            let on_wheel = ctx.props().on_wheel.clone();
+            self._wheel = Some(EventListener::new_with_options(&canvas, "wheel", EventListenerOptions::enable_prevent_default(), move |e| {
+                if let Some(w) = e.dyn_ref::<WheelEvent>() {
+                    w.prevent_default();
+                    on_wheel.emit((w.offset_x().max(0) as u32, w.offset_y().max(0) as u32, w.delta_y(), w.ctrl_key() || w.meta_key()));
+                }
+            }));
+        }
+        let p = ctx.props();
+        if self.drawn == p.version || p.pixels.len() != (p.width * p.height * 4) as usize {
+            return;
+        }
+        let ctx2d = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+        if let Some(ctx2d) = ctx2d {
+            if let Ok(img) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&p.pixels), p.width, p.height) {
+                let _ = ctx2d.put_image_data(&img, 0.0, 0.0);
+                self.drawn = p.version;
+            }
+        }
+    }
+}
