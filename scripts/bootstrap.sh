@@ -24,6 +24,10 @@ fi
 # 2. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock, so the
 #    CLI, the test runner and the library always agree.
 want_wb=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$PFNSCOPE_ROOT/Cargo.lock")
+if [ -z "$want_wb" ]; then
+  echo "bootstrap: no wasm-bindgen in Cargo.lock" >&2
+  exit 1
+fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" = "$want_wb" ]; then
   say "wasm-bindgen-cli $want_wb present"
 else

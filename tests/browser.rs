@@ -1,0 +1,138 @@
+//! Browser tests: the app mounted in headless Chromium, driven through its
+//! DOM, and checked against the native model. Run by scripts/test.sh with
+//! wasm-bindgen-test-runner.
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use pfnscope_core::Scenario;
+use pfnscope_view::session::Session;
+use pfnscope_web::{App, AppProps};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{CanvasRenderingContext2d, Element, HtmlCanvasElement, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const W: u32 = 640;
+const H: u32 = 400;
+
+fn scenario() -> Scenario {
+    Scenario { steps: 3_000, ..Scenario::default() }
+}
+
+fn props(url_error: Option<String>) -> AppProps {
+    AppProps { scenario: scenario(), url_error, width: W, height: H }
+}
+
+async fn sleep(ms: u64) {
+    yew::platform::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// Mounts the app in a fresh `<div>` and waits until its scenario is built.
+async fn mount(props: AppProps) -> Element {
+    let doc = gloo::utils::document();
+    let root = doc.create_element("div").unwrap();
+    doc.body().unwrap().append_child(&root).unwrap();
+    yew::Renderer::<App>::with_root_and_props(root.clone(), props).render();
+    for _ in 0..200 {
+        if root.query_selector("[data-ready=true]").unwrap().is_some() {
+            sleep(20).await;
+            return root;
+        }
+        sleep(25).await;
+    }
+    panic!("the app did not finish building its scenario");
+}
+
+fn find<T: JsCast>(root: &Element, sel: &str) -> T {
+    root.query_selector(sel).unwrap().unwrap_or_else(|| panic!("no {sel}")).dyn_into::<T>().unwrap()
+}
+
+fn canvas_pixels(root: &Element) -> Vec<u8> {
+    let canvas: HtmlCanvasElement = find(root, "canvas#pfn-map");
+    assert_eq!((canvas.width(), canvas.height()), (W, H));
+    let ctx = canvas.get_context("2d").unwrap().unwrap().dyn_into::<CanvasRenderingContext2d>().unwrap();
+    ctx.get_image_data(0.0, 0.0, W as f64, H as f64).unwrap().data().0
+}
+
+/// Types into an input the way a user does (an `input` event that bubbles).
+fn type_into(root: &Element, sel: &str, text: &str) {
+    let input: HtmlInputElement = find(root, sel);
+    input.set_value(text);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    input.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+}
+
+fn press(key: &str) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    let e = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    gloo::utils::document().dispatch_event(&e).unwrap();
+}
+
+fn text(root: &Element, sel: &str) -> String {
+    find::<Element>(root, sel).text_content().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn the_pfn_map_canvas_shows_exactly_the_native_models_pixels() {
+    let root = mount(props(None)).await;
+    let pixels = canvas_pixels(&root);
+    let native = Session::new(&scenario(), W, H).unwrap();
+    assert!(pixels == native.render(), "the canvas differs from the native rendering of the same scenario");
+    // And it is a real picture, not a blank canvas.
+    let mut colors: Vec<[u8; 4]> = pixels.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+    colors.sort();
+    colors.dedup();
+    assert!(colors.len() > 8, "only {} colors on the map", colors.len());
+    // The buddyinfo panel shows the model's numbers.
+    let first_row = text(&root, "#buddyinfo tbody tr");
+    assert!(first_row.starts_with("DMA"), "{first_row}");
+}
+
+#[wasm_bindgen_test]
+async fn an_allocation_is_traced_and_stepped_back_with_the_keyboard() {
+    let root = mount(props(None)).await;
+    type_into(&root, "#order", "2");
+    sleep(20).await;
+    find::<HtmlElement>(&root, "#run-alloc").click();
+    sleep(50).await;
+    let pos = text(&root, "#step-pos");
+    let (now, len) = pos.split_once(" / ").expect("position");
+    assert_eq!(now, len, "the player starts at the last step: {pos}");
+    assert!(root.query_selector(".stack a[href*='elixir.bootlin.com/linux/v6.12']").unwrap().is_some());
+
+    press("ArrowLeft");
+    sleep(50).await;
+    let len: usize = len.parse().unwrap();
+    assert_eq!(text(&root, "#step-pos"), format!("{} / {len}", len - 1));
+
+    // The same operations natively give the same picture.
+    let mut native = Session::new(&scenario(), W, H).unwrap();
+    native.alloc_pages("GFP_KERNEL", "2", "slab, unmovable").unwrap();
+    native.step_by(-1);
+    assert!(canvas_pixels(&root) == native.render(), "after stepping back, the canvas differs from the native model");
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_shows_a_message_and_keeps_the_state() {
+    let root = mount(props(None)).await;
+    let before = canvas_pixels(&root);
+    type_into(&root, "#order", "99");
+    sleep(20).await;
+    find::<HtmlElement>(&root, "#run-alloc").click();
+    sleep(50).await;
+    let msg = text(&root, ".notice.error");
+    assert!(msg.contains("order must be a whole number from 0 to 10"), "{msg}");
+    assert!(canvas_pixels(&root) == before, "a refused request changed the map");
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_url_is_reported_and_the_default_scenario_still_loads() {
+    let root = mount(props(Some("unknown URL parameter \"colour\"".into()))).await;
+    assert!(text(&root, ".notice.error").contains("colour"));
+    assert_eq!(canvas_pixels(&root).len(), (W * H * 4) as usize);
+}
