@@ -136,3 +136,15 @@ async fn a_bad_url_is_reported_and_the_default_scenario_still_loads() {
     assert!(text(&root, ".notice.error").contains("colour"));
     assert_eq!(canvas_pixels(&root).len(), (W * H * 4) as usize);
 }
+
+/// The fingerprints the native build computed (see
+/// crates/pfnscope-core/tests/determinism.rs), recomputed in the browser.
+#[wasm_bindgen_test]
+fn wasm_builds_the_same_machines_as_native_code() {
+    let fixture: Vec<(Scenario, String)> = serde_json::from_str(include_str!("fixtures/determinism.json")).unwrap();
+    assert!(fixture.len() >= 5);
+    for (scenario, native) in fixture {
+        let wasm = format!("{:016x}", scenario.build().unwrap().fingerprint());
+        assert_eq!(wasm, native, "{}: wasm and native machines differ", scenario.title);
+    }
+}

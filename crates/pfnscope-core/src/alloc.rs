@@ -315,6 +315,9 @@ impl Machine {
         if order > 0 {
             head.compound_order = order;
             head = head.with_flags(PageFlags::HEAD);
+            if kind.is_lru() && order == self.geo.thp_order() {
+                head = head.with_flags(PageFlags::THP);
+            }
             let tail = InUse { refcount: 0, mapcount: 0, flags: PageFlags::TAIL, ..head };
             for p in pfn + 1..pfn + (1 << order) {
                 self.set_page(p, PageWord::in_use(tail));
@@ -400,6 +403,7 @@ impl Machine {
 mod tests {
     use super::*;
     use crate::geometry::MachineSpec;
+    use crate::trace::KernelFn;
 
     #[test]
     fn order0_alloc_refills_the_pcp_list_with_a_batch() {
@@ -455,6 +459,94 @@ mod tests {
         // Everything above the min watermark was handed out.
         assert!(n > 400 && n < 504, "{n}");
         assert_eq!(m.vm_event(VmEvent::AllocFail), 1);
+    }
+
+    #[test]
+    fn nofragment_prefers_dma32_over_splitting_a_foreign_pageblock_in_normal() {
+        // x86-64 4 GiB: Normal holds 1 GiB above 4 GiB, DMA32 the low 3 GiB.
+        let mut m = Machine::new(MachineSpec::x86_64_pc(4)).unwrap();
+        let normal = m.zone_index(ZoneType::Normal).unwrap();
+        let dma32 = m.zone_index(ZoneType::Dma32).unwrap();
+        // Leave Normal with MOVABLE memory only below pageblock_order: take
+        // every order >= 9 block, so any UNMOVABLE fallback in Normal would
+        // fragment a movable pageblock.
+        for order in 9..=10 {
+            while let Some(pfn) = m.list_first(m.zones[normal].free_list(order, MigrateType::Movable.index())) {
+                m.del_page_from_free_list(pfn, normal, order, MigrateType::Movable);
+                // Put half back as small blocks so Normal still has free memory.
+                m.__free_one_page(pfn, normal, 8, MigrateType::Movable, crate::buddy::Fpi::NONE);
+            }
+        }
+        let (pfn, trace) = m.record("alloc", |m| m.alloc_pages(Gfp::KERNEL, 0, PageKind::SlabUnmovable));
+        let pfn = pfn.unwrap();
+        // ALLOC_NOFRAGMENT: Normal refused the sub-pageblock fallback, DMA32
+        // gave a whole pageblock.
+        assert_eq!(m.zone_of(pfn), Some(dma32), "{:#?}", trace.steps.iter().map(|s| &s.text).collect::<Vec<_>>());
+        assert!(trace.steps.iter().any(|s| s.text.contains("ALLOC_NOFRAGMENT")));
+    }
+
+    #[test]
+    fn movable_requests_use_cma_first_when_it_holds_over_half_the_free_memory() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        // Turn two of the three order-10 blocks into CMA: 2048 of 4032 free
+        // pages, more than half.
+        for pfn in [0x800u64, 0xc00] {
+            m.del_page_from_free_list(pfn, 0, 10, MigrateType::Movable);
+            m.change_pageblock_range(pfn, 10, MigrateType::Cma);
+            m.__free_one_page(pfn, 0, 10, MigrateType::Cma, crate::buddy::Fpi::NONE);
+        }
+        assert!(m.zone_counter(0, ZoneCounter::FreeCmaPages) > m.zone_free_pages(0) / 2);
+        let pfn = m.alloc_pages(Gfp::HIGHUSER_MOVABLE, 4, PageKind::Anon).unwrap();
+        assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::Cma);
+        // An unmovable request never gets CMA memory.
+        let k = m.alloc_pages(Gfp::KERNEL, 4, PageKind::Kernel).unwrap();
+        assert_ne!(m.get_pageblock_migratetype(k), MigrateType::Cma);
+        m.check_quiescent().unwrap();
+    }
+
+    #[test]
+    fn high_order_atomic_success_reserves_its_pageblock_and_pressure_gives_it_back() {
+        // A 4 GiB PC: Normal (1 GiB) has room for a reserve (1% >= 512 pages).
+        let mut m = Machine::new(MachineSpec::x86_64_pc(4)).unwrap();
+        // Boost every zone's watermarks by its free pages: the fast path
+        // (low watermark, no reserves) fails everywhere, while GFP_ATOMIC's
+        // slow path, with __GFP_HIGH and non-blocking cutting the min mark to
+        // 3/8, still succeeds with ALLOC_HIGHATOMIC.
+        for zi in 0..m.zones().len() {
+            let f = m.zone_free_pages(zi);
+            m.add_zone_counter(zi, ZoneCounter::WatermarkBoost, f);
+        }
+        let (pfn, trace) = m.record("atomic", |m| m.alloc_pages(Gfp::ATOMIC, 2, PageKind::Kernel));
+        let pfn = pfn.unwrap();
+        assert!(trace.steps.iter().any(|s| s.func == KernelFn::ReserveHighatomicPageblock));
+        let zi = m.zone_of(pfn).unwrap();
+        assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::HighAtomic);
+        assert_eq!(m.zone_counter(zi, ZoneCounter::NrReservedHighatomic), 512);
+        m.check_quiescent().unwrap();
+        // Requests without ALLOC_HIGHATOMIC never take from the reserve,
+        // even for an order the reserve holds.
+        let mut probe = m.clone();
+        for _ in 0..64 {
+            let p = probe.__rmqueue(zi, 2, MigrateType::Unmovable, AllocFlags::empty()).unwrap();
+            assert_ne!(probe.get_pageblock_migratetype(p), MigrateType::HighAtomic);
+        }
+        // ...and a zone keeps its last reserved pageblock unless forced.
+        assert!(!m.unreserve_highatomic_pageblock(MigrateType::Unmovable, false));
+        assert!(m.unreserve_highatomic_pageblock(MigrateType::Unmovable, true));
+        assert_eq!(m.zone_counter(zi, ZoneCounter::NrReservedHighatomic), 0);
+        assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::Unmovable);
+        m.check_quiescent().unwrap();
+    }
+
+    #[test]
+    fn thp_allocations_are_compound_and_flagged() {
+        let mut m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+        let pfn = m.alloc_pages(Gfp::HIGHUSER_MOVABLE, 9, PageKind::Anon).unwrap();
+        let head = m.page(pfn).as_in_use().unwrap();
+        assert!(head.flags.contains(PageFlags::THP | PageFlags::HEAD));
+        assert_eq!(head.compound_order, 9);
+        assert!(m.page(pfn + 511).as_in_use().unwrap().flags.contains(PageFlags::TAIL));
+        assert_eq!(m.allocation_at(pfn + 300), Some((pfn, 9)));
     }
 
     #[test]

@@ -271,6 +271,42 @@ mod tests {
     }
 
     #[test]
+    fn buddies_in_different_zones_never_merge() {
+        // teaching-64m: DMA ends and Normal starts at 0x1000; 0xc00 (DMA) and
+        // 0x1000 are not buddies, but 0x800 + 0xc00 ... stop at the zone edge:
+        // every order-10 block of DMA and Normal stays within its zone.
+        let m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+        m.check_invariants().unwrap();
+        let dma = m.zone_index(crate::geometry::ZoneType::Dma).unwrap();
+        for pfn in m.free_list_pfns(dma, 10, MigrateType::Movable) {
+            assert!(pfn + 1024 <= 0x1000);
+        }
+        // 0x800 order 11 would be the merge of 0x800 and 0xc00 (both free in
+        // DMA): MAX_PAGE_ORDER stops it at order 10.
+        assert_eq!(m.page(0x800).order(), 10);
+        assert_eq!(m.page(0xc00).order(), 10);
+    }
+
+    #[test]
+    fn freeing_goes_to_the_tail_when_a_bigger_merge_is_likely() {
+        let mut m = machine();
+        // Split the order-6 block at 0x40 down to four order-4 pieces we own:
+        // 0x40, 0x50 taken; 0x60 (order 5) stays free.
+        let a = m.__rmqueue_smallest(0, 4, MigrateType::Movable).unwrap();
+        let b = m.__rmqueue_smallest(0, 4, MigrateType::Movable).unwrap();
+        assert_eq!((a, b), (0x40, 0x50));
+        // Another free order-4 block goes on the list head first.
+        let c = m.__rmqueue_smallest(0, 4, MigrateType::Movable).unwrap();
+        assert_eq!(c, 0x60);
+        m.__free_one_page(c, 0, 4, MigrateType::Movable, Fpi::NONE);
+        // Freeing 0x40: its buddy 0x50 is busy, but the order-5 buddy of
+        // their pair (0x60) is free, so buddy_merge_likely puts 0x40 last.
+        m.__free_one_page(a, 0, 4, MigrateType::Movable, Fpi::NONE);
+        let list = m.free_list_pfns(0, 4, MigrateType::Movable);
+        assert_eq!(list.last(), Some(&0x40), "{list:x?}");
+    }
+
+    #[test]
     fn mergeable_types_merge_and_the_buddy_block_takes_our_type() {
         let mut m = machine();
         m.del_page_from_free_list(0x400, 0, 10, MigrateType::Movable);

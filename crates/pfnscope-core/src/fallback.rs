@@ -371,6 +371,50 @@ mod tests {
     }
 
     #[test]
+    fn fragmenting_fallback_boosts_the_watermark_up_to_150_percent_of_high() {
+        let mut m = Machine::new(MachineSpec::x86_64_pc(4)).unwrap();
+        let zi = m.zone_index(crate::geometry::ZoneType::Normal).unwrap();
+        let high = m.zones()[zi].watermark[2] as i64;
+        let max_boost = (high * 15_000 / 10_000).max(512);
+        let mut steps = 0;
+        while m.boost_watermark(zi) {
+            steps += 1;
+            let boost = m.zone_counter(zi, crate::zone::ZoneCounter::WatermarkBoost);
+            assert!(boost <= max_boost);
+            if boost == max_boost {
+                break;
+            }
+        }
+        assert_eq!(steps as u64, (max_boost as u64).div_ceil(512));
+        // Zones under four pageblocks are never boosted.
+        let mut small = machine();
+        assert!(small.boost_watermark(0)); // 4032 managed >= 2048
+        let mut spec = MachineSpec::teaching_16m();
+        spec.zones[0].reserved = vec![crate::geometry::PfnRange::new(0, 0xa00)];
+        let mut tiny = Machine::new(spec).unwrap();
+        assert!(!tiny.boost_watermark(0));
+    }
+
+    #[test]
+    fn find_suitable_fallback_walks_the_table_in_order() {
+        let mut m = machine();
+        // Put an order-10 block on each of RECLAIMABLE and UNMOVABLE.
+        for (pfn, mt) in [(0x400u64, MigrateType::Reclaimable), (0x800, MigrateType::Unmovable)] {
+            m.del_page_from_free_list(pfn, 0, 10, MigrateType::Movable);
+            m.change_pageblock_range(pfn, 10, mt);
+            m.__free_one_page(pfn, 0, 10, mt, crate::buddy::Fpi::NONE);
+        }
+        // MOVABLE falls back to RECLAIMABLE first, UNMOVABLE to RECLAIMABLE,
+        // RECLAIMABLE to UNMOVABLE.
+        assert_eq!(m.find_suitable_fallback(0, 10, MigrateType::Movable, false), Some((MigrateType::Reclaimable, true)));
+        assert_eq!(m.find_suitable_fallback(0, 10, MigrateType::Unmovable, false), Some((MigrateType::Reclaimable, true)));
+        assert_eq!(m.find_suitable_fallback(0, 10, MigrateType::Reclaimable, false), Some((MigrateType::Unmovable, true)));
+        // Below pageblock_order / 2 a movable request may not steal.
+        assert_eq!(m.find_suitable_fallback(0, 6, MigrateType::Movable, true), None);
+        assert_eq!(m.find_suitable_fallback(0, 3, MigrateType::Movable, false), None);
+    }
+
+    #[test]
     fn can_steal_fallback_follows_the_kernel_rule() {
         let m = machine();
         assert!(m.can_steal_fallback(0, MigrateType::Unmovable));

@@ -197,6 +197,10 @@ impl Machine {
     pub fn store(&self) -> &Store {
         &self.store
     }
+    /// A hash of the whole state (see [`Store::fingerprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        self.store.fingerprint()
+    }
 
     /// The CPU that runs the next operation.
     pub fn cpu(&self) -> u8 {

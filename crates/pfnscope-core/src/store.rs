@@ -202,6 +202,24 @@ impl Store {
         self.applied
     }
 
+    /// A 64-bit FNV-1a hash of every state array: equal states have equal
+    /// fingerprints on every platform (used to check that native and wasm
+    /// builds compute the same machine).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |v: u64| {
+            for b in v.to_le_bytes() {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        self.pages.iter().for_each(|w| eat(w.0));
+        self.blocks.iter().for_each(|&b| eat(b as u64));
+        self.heads.iter().for_each(|&x| eat(x));
+        self.counters.iter().for_each(|&c| eat(c as u64));
+        h
+    }
+
     /// Bytes held by the state arrays (not the journal).
     pub fn state_bytes(&self) -> usize {
         self.pages.len() * 8 + self.blocks.len() + self.heads.len() * 8 + self.counters.len() * 8
