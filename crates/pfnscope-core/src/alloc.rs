@@ -12,39 +12,29 @@ use crate::page::{InUse, PageFlags, PageKind, PageWord, Tag};
 use crate::trace::{KernelFn, StepKind};
 use crate::zone::{Wmark, ZoneCounter};
 
-/// `ALLOC_*` flags (mm/internal.h), the ones the model uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AllocFlags(pub u16);
+bitflags::bitflags! {
+    /// `ALLOC_*` flags (mm/internal.h), the ones the model uses.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct AllocFlags: u16 {
+        /// `ALLOC_WMARK_MIN` instead of low (the slow path).
+        const WMARK_MIN = 1 << 0;
+        /// `ALLOC_NOFRAGMENT`: fall back only whole pageblocks.
+        const NOFRAGMENT = 1 << 1;
+        /// `ALLOC_CMA`: may use MIGRATE_CMA free lists.
+        const CMA = 1 << 2;
+        /// `ALLOC_HIGHATOMIC`: may use and create the HIGHATOMIC reserve.
+        const HIGHATOMIC = 1 << 3;
+        /// `ALLOC_NON_BLOCK`: cannot sleep (GFP_ATOMIC).
+        const NON_BLOCK = 1 << 4;
+        /// `ALLOC_MIN_RESERVE`: `__GFP_HIGH`, may dip into half the min reserve.
+        const MIN_RESERVE = 1 << 5;
+    }
+}
 
 impl AllocFlags {
-    /// `ALLOC_WMARK_MIN` instead of low (the slow path).
-    pub const WMARK_MIN: AllocFlags = AllocFlags(1 << 0);
-    /// `ALLOC_NOFRAGMENT`: fall back only whole pageblocks.
-    pub const NOFRAGMENT: AllocFlags = AllocFlags(1 << 1);
-    /// `ALLOC_CMA`: may use MIGRATE_CMA free lists.
-    pub const CMA: AllocFlags = AllocFlags(1 << 2);
-    /// `ALLOC_HIGHATOMIC`: may use and create the HIGHATOMIC reserve.
-    pub const HIGHATOMIC: AllocFlags = AllocFlags(1 << 3);
-    /// `ALLOC_NON_BLOCK`: cannot sleep (GFP_ATOMIC).
-    pub const NON_BLOCK: AllocFlags = AllocFlags(1 << 4);
-    /// `ALLOC_MIN_RESERVE`: `__GFP_HIGH`, may dip into half the min reserve.
-    pub const MIN_RESERVE: AllocFlags = AllocFlags(1 << 5);
-
-    pub const fn empty() -> AllocFlags {
-        AllocFlags(0)
-    }
-    pub const fn contains(self, f: AllocFlags) -> bool {
-        self.0 & f.0 == f.0
-    }
-    pub const fn union(self, f: AllocFlags) -> AllocFlags {
-        AllocFlags(self.0 | f.0)
-    }
-    pub const fn without(self, f: AllocFlags) -> AllocFlags {
-        AllocFlags(self.0 & !f.0)
-    }
     /// `ALLOC_RESERVES`.
-    const fn reserves(self) -> bool {
-        self.0 & (Self::HIGHATOMIC.0 | Self::NON_BLOCK.0 | Self::MIN_RESERVE.0) != 0
+    fn reserves(self) -> bool {
+        self.intersects(AllocFlags::HIGHATOMIC | AllocFlags::NON_BLOCK | AllocFlags::MIN_RESERVE)
     }
 }
 
@@ -228,7 +218,7 @@ impl Machine {
                 }
             }
             if found.is_none() && flags.contains(AllocFlags::NOFRAGMENT) {
-                flags = flags.without(AllocFlags::NOFRAGMENT);
+                flags = flags.difference(AllocFlags::NOFRAGMENT);
                 self.note(StepKind::Decision, None, || "every zone failed with ALLOC_NOFRAGMENT: retry without it".into());
                 continue;
             }

@@ -158,6 +158,17 @@ pub struct MachineSpec {
 /// and PFN 0, which the kernel reserves.
 const X86_LOW_HOLE: PfnRange = PfnRange::new(0x9f, 0x100);
 
+/// x86's ZONE_DMA: the first 16 MiB from PFN 1, with the legacy hole and
+/// the BIOS data reserved.
+fn x86_dma_zone() -> ZoneSpec {
+    ZoneSpec {
+        zone_type: ZoneType::Dma,
+        span: PfnRange::new(0x1, 0x1000),
+        holes: vec![X86_LOW_HOLE],
+        reserved: vec![PfnRange::new(0x1, 0x10)],
+    }
+}
+
 impl MachineSpec {
     /// The PFN range covered by all zones.
     pub fn span(&self) -> PfnRange {
@@ -174,12 +185,7 @@ impl MachineSpec {
             geometry: Geometry::X86_64_4K,
             nr_cpus: 2,
             zones: vec![
-                ZoneSpec {
-                    zone_type: ZoneType::Dma,
-                    span: PfnRange::new(0x1, 0x1000),
-                    holes: vec![X86_LOW_HOLE],
-                    reserved: vec![PfnRange::new(0x1, 0x10)],
-                },
+                x86_dma_zone(),
                 ZoneSpec {
                     zone_type: ZoneType::Normal,
                     span: PfnRange::new(0x1000, 0x3000),
@@ -226,12 +232,7 @@ impl MachineSpec {
             geometry: Geometry::X86_64_4K,
             nr_cpus: 4,
             zones: vec![
-                ZoneSpec {
-                    zone_type: ZoneType::Dma,
-                    span: PfnRange::new(0x1, 0x1000),
-                    holes: vec![X86_LOW_HOLE],
-                    reserved: vec![PfnRange::new(0x1, 0x10)],
-                },
+                x86_dma_zone(),
                 ZoneSpec {
                     zone_type: ZoneType::Dma32,
                     span: PfnRange::new(0x1000, low_ram_end),

@@ -44,7 +44,7 @@ impl Machine {
         for pfn in self.lru_batch(cpu) {
             if let Some(p) = self.page(pfn).as_in_use() {
                 if p.flags.contains(PageFlags::LRU_BATCH) {
-                    let p = InUse { flags: p.flags.without(PageFlags::LRU_BATCH).union(PageFlags::LRU), ..p };
+                    let p = InUse { flags: p.flags.difference(PageFlags::LRU_BATCH).union(PageFlags::LRU), ..p };
                     self.set_page(pfn, PageWord::in_use(p));
                 }
             }

@@ -138,50 +138,31 @@ impl PageKind {
     }
 }
 
-/// Flags of an in-use page (a few of the kernel's page flags).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageFlags(pub u16);
-
-impl PageFlags {
-    /// `PageLRU`: on an LRU list, so isolatable for migration.
-    pub const LRU: PageFlags = PageFlags(1 << 0);
-    /// In a per-cpu LRU batch (`folio_batch`), not yet `PageLRU`.
-    pub const LRU_BATCH: PageFlags = PageFlags(1 << 1);
-    /// `PageDirty`.
-    pub const DIRTY: PageFlags = PageFlags(1 << 2);
-    /// `PageWriteback`: migration gets -EAGAIN.
-    pub const WRITEBACK: PageFlags = PageFlags(1 << 3);
-    /// `PageLocked`: migration gets -EAGAIN.
-    pub const LOCKED: PageFlags = PageFlags(1 << 4);
-    /// The pins include a `FOLL_LONGTERM` one.
-    pub const LONGTERM_PIN: PageFlags = PageFlags(1 << 5);
-    /// `PageHead`: the first page of a compound page.
-    pub const HEAD: PageFlags = PageFlags(1 << 6);
-    /// `PageTail`: a later page of a compound page.
-    pub const TAIL: PageFlags = PageFlags(1 << 7);
-    /// Part of a transparent huge page.
-    pub const THP: PageFlags = PageFlags(1 << 8);
-    /// Isolated from the LRU for migration (on a private list).
-    pub const ISOLATED: PageFlags = PageFlags(1 << 9);
-
-    pub const fn empty() -> PageFlags {
-        PageFlags(0)
-    }
-    pub const fn contains(self, other: PageFlags) -> bool {
-        self.0 & other.0 == other.0
-    }
-    pub const fn union(self, other: PageFlags) -> PageFlags {
-        PageFlags(self.0 | other.0)
-    }
-    pub const fn without(self, other: PageFlags) -> PageFlags {
-        PageFlags(self.0 & !other.0)
-    }
-}
-
-impl std::ops::BitOr for PageFlags {
-    type Output = PageFlags;
-    fn bitor(self, rhs: PageFlags) -> PageFlags {
-        self.union(rhs)
+bitflags::bitflags! {
+    /// Flags of an in-use page (a few of the kernel's page flags); 12 bits
+    /// are kept in the page word.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub struct PageFlags: u16 {
+        /// `PageLRU`: on an LRU list, so isolatable for migration.
+        const LRU = 1 << 0;
+        /// In a per-cpu LRU batch (`folio_batch`), not yet `PageLRU`.
+        const LRU_BATCH = 1 << 1;
+        /// `PageDirty`.
+        const DIRTY = 1 << 2;
+        /// `PageWriteback`: migration gets -EAGAIN.
+        const WRITEBACK = 1 << 3;
+        /// `PageLocked`: migration gets -EAGAIN.
+        const LOCKED = 1 << 4;
+        /// The pins include a `FOLL_LONGTERM` one.
+        const LONGTERM_PIN = 1 << 5;
+        /// `PageHead`: the first page of a compound page.
+        const HEAD = 1 << 6;
+        /// `PageTail`: a later page of a compound page.
+        const TAIL = 1 << 7;
+        /// Part of a transparent huge page.
+        const THP = 1 << 8;
+        /// Isolated from the LRU for migration (on a private list).
+        const ISOLATED = 1 << 9;
     }
 }
 
@@ -307,7 +288,7 @@ impl PageWord {
                 | ((p.refcount as u64) << 8)
                 | ((p.mapcount as u64) << 24)
                 | ((p.pincount as u64) << 32)
-                | (((p.flags.0 as u64) & 0xfff) << 40)
+                | (((p.flags.bits() as u64) & 0xfff) << 40)
                 | (((p.compound_order as u64) & 0xf) << 52),
         )
     }
@@ -323,7 +304,7 @@ impl PageWord {
             refcount: ((w >> 8) & 0xffff) as u16,
             mapcount: ((w >> 24) & 0xff) as u8,
             pincount: ((w >> 32) & 0xff) as u8,
-            flags: PageFlags(((w >> 40) & 0xfff) as u16),
+            flags: PageFlags::from_bits_retain(((w >> 40) & 0xfff) as u16),
             compound_order: ((w >> 52) & 0xf) as u8,
         })
     }

@@ -229,7 +229,7 @@ impl Workload {
                 let q = InUse {
                     pincount: 0,
                     refcount: p.refcount - p.pincount as u16,
-                    flags: p.flags.without(PageFlags::LONGTERM_PIN),
+                    flags: p.flags.difference(PageFlags::LONGTERM_PIN),
                     ..p
                 };
                 m.set_page(pfn, PageWord::in_use(q));
