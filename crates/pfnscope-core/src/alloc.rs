@@ -369,6 +369,54 @@ impl Machine {
         Ok(freed)
     }
 
+    /// Allocates exactly `[pfn, pfn + 2^order)` as `kind` if it is free
+    /// buddy memory: the free block holding it is split around it the way
+    /// `break_down_buddy_pages()` does for `take_page_off_buddy()`. Used to
+    /// build scenarios ("a pinned page here").
+    pub fn alloc_pages_at(&mut self, pfn: u64, order: u8, kind: PageKind) -> Result<()> {
+        if order > self.geo.max_order {
+            return Err(Error::OrderTooLarge { order, max: self.geo.max_order });
+        }
+        let zi = self.check_pfn(pfn)?;
+        if pfn & ((1 << order) - 1) != 0 {
+            return Err(Error::Misaligned { pfn, order });
+        }
+        let (mut head, horder) = match self.free_block_at(pfn) {
+            Some((h, o)) if self.page(h).is_buddy() && o >= order => (h, o),
+            _ => return Err(Error::NotFree { pfn, order }),
+        };
+        self.enter(KernelFn::BreakDownBuddyPages);
+        let mt = self.get_pageblock_migratetype(head);
+        self.del_page_from_free_list(head, zi, horder, mt);
+        let mut cur = horder;
+        while cur > order {
+            cur -= 1;
+            let half = 1u64 << cur;
+            if pfn >= head + half {
+                self.add_to_free_list(head, zi, cur, mt, false);
+                head += half;
+                self.set_page(head, PageWord::taken(cur));
+            } else {
+                self.add_to_free_list(head + half, zi, cur, mt, false);
+                self.set_page(head, PageWord::taken(cur));
+            }
+        }
+        self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + (1 << order))), || format!("split free order-{horder} block around {pfn:#x}"));
+        self.leave();
+        self.prep_new_page(pfn, order, kind);
+        Ok(())
+    }
+
+    /// Sets or clears flags of an allocated page (dirty, writeback,
+    /// locked), for scenarios.
+    pub fn set_page_flags(&mut self, pfn: u64, set: PageFlags, clear: PageFlags) -> Result<()> {
+        let allowed = PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED;
+        let p = self.page(pfn).as_in_use().ok_or(Error::NotAllocated { pfn })?;
+        let q = InUse { flags: (p.flags | (set & allowed)).difference(clear & allowed), ..p };
+        self.set_page(pfn, PageWord::in_use(q));
+        Ok(())
+    }
+
     /// The allocation a PFN belongs to: `(head pfn, order)` if in use.
     pub fn allocation_at(&self, pfn: u64) -> Option<(u64, u8)> {
         let p = self.page(pfn).as_in_use()?;

@@ -50,6 +50,10 @@ pub enum Error {
     NotHead { pfn: u64 },
     #[error("PFN {pfn:#x} holds an order-{actual} allocation, not order {expected}")]
     OrderMismatch { pfn: u64, expected: u8, actual: u8 },
+    #[error("PFNs {pfn:#x} + 2^{order} are not free buddy memory")]
+    NotFree { pfn: u64, order: u8 },
+    #[error("PFN {pfn:#x}: {why}")]
+    PinFailed { pfn: u64, why: String },
     #[error("PFN {pfn:#x} is reserved and cannot be freed to the buddy allocator")]
     Reserved { pfn: u64 },
     #[error("CPU {cpu} does not exist (the machine has {nr_cpus})")]

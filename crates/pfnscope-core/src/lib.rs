@@ -27,12 +27,16 @@
 
 pub mod alloc;
 pub mod buddy;
+pub mod contig;
 pub mod error;
 pub mod fallback;
 pub mod geometry;
+pub mod gup;
 pub mod invariants;
+pub mod isolation;
 pub mod lru;
 pub mod machine;
+pub mod migrate;
 pub mod migratetype;
 pub mod page;
 pub mod pcp;
@@ -44,6 +48,8 @@ pub mod workload;
 pub mod zone;
 
 pub use alloc::{AllocFlags, Gfp};
+pub use contig::{ContigError, ContigStats};
+pub use isolation::IsolFlags;
 pub use error::{Errno, Error, Result};
 pub use geometry::{Geometry, MachineSpec, PfnRange, ZoneSpec, ZoneType};
 pub use invariants::Violation;

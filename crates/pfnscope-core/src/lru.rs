@@ -29,6 +29,14 @@ impl Machine {
     /// drain the batch when it is full.
     pub(crate) fn folio_add_lru(&mut self, pfn: u64) {
         let cpu = self.cpu;
+        if self.lru_disabled > 0 {
+            // lru_cache_disabled(): straight to the LRU.
+            if let Some(p) = self.page(pfn).as_in_use() {
+                let p = InUse { flags: p.flags.difference(PageFlags::LRU_BATCH).union(PageFlags::LRU), ..p };
+                self.set_page(pfn, PageWord::in_use(p));
+            }
+            return;
+        }
         let len_slot = self.lru_slot(cpu, 0);
         let len = self.store.counter(len_slot) as usize;
         let slot = self.lru_slot(cpu, 1 + len);

@@ -51,6 +51,12 @@ pub struct Machine {
     pub(crate) recorder: Option<Recorder>,
     /// The CPU that runs the next allocation or free.
     pub(crate) cpu: u8,
+    /// `lru_cache_disable()` depth: while above zero, new LRU folios skip
+    /// the per-cpu batches.
+    pub(crate) lru_disabled: u32,
+    /// A fatal signal is pending for the task running the operation: long
+    /// operations stop with -EINTR.
+    pub fatal_signal_pending: bool,
 }
 
 impl Machine {
@@ -113,7 +119,7 @@ impl Machine {
             .collect();
 
         let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
-        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0 };
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, lru_disabled: 0, fatal_signal_pending: false };
         for k in 0..nr_heads {
             let node = (nr_pages + k) as u32;
             m.store.set_head(k, node, node);
@@ -278,11 +284,21 @@ impl Machine {
     pub fn pageblock_skip(&self, pfn: u64) -> bool {
         self.store.block(self.block_index(pfn)) & PB_SKIP != 0
     }
-    /// `set_pageblock_migratetype()`.
+    /// `set_pageblock_migratetype()`. `zone->nr_isolate_pageblock` follows
+    /// here, in the same step as the type: the kernel counts it in the
+    /// (un)isolation functions around the change, which the model folds in
+    /// so every traced step is self-consistent.
     pub(crate) fn set_pageblock_migratetype(&mut self, pfn: u64, mt: MigrateType) {
         let b = self.block_index(pfn);
+        let old = MigrateType::from_bits(self.store.block(b) & PB_MIGRATETYPE_MASK);
         let v = (self.store.block(b) & !PB_MIGRATETYPE_MASK) | mt as u8;
         self.store.set_block(b, v);
+        if (old == MigrateType::Isolate) != (mt == MigrateType::Isolate) {
+            let start = self.pageblock_start_pfn(pfn);
+            if let Some(zi) = self.zone_of(start).or_else(|| self.zone_of(pfn)) {
+                self.add_zone_counter(zi, ZoneCounter::NrIsolatePageblock, if mt == MigrateType::Isolate { 1 } else { -1 });
+            }
+        }
     }
     /// `pageblock_start_pfn()`.
     #[inline]

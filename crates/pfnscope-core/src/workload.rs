@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::alloc::Gfp;
 use crate::error::{Error, Result};
 use crate::machine::Machine;
-use crate::page::{InUse, PageFlags, PageKind, PageWord};
+use crate::page::{PageFlags, PageKind, PageWord};
 
 /// One line of a workload's mix: how often, what, how big.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +182,7 @@ impl Workload {
             let order = self.rng.random_range(e.min_order..=e.max_order).min(m.geometry().max_order);
             match m.alloc_pages(e.gfp, order, e.kind) {
                 Ok(pfn) => {
-                    self.decorate(m, pfn, &e);
+                    let pfn = self.decorate(m, pfn, &e);
                     self.live.push((pfn, order, idx as u8));
                     WorkloadOp::Alloc { cpu, pfn, order, kind: e.kind }
                 }
@@ -204,35 +204,26 @@ impl Workload {
         }
     }
 
-    /// Dirties page cache and pins pages as the mix says.
-    fn decorate(&mut self, m: &mut Machine, pfn: u64, e: &MixEntry) {
-        let Some(mut p) = m.page(pfn).as_in_use() else { return };
+    /// Dirties page cache and pins pages as the mix says. A long-term pin
+    /// goes through GUP, which first migrates a CMA or ZONE_MOVABLE page to
+    /// pinnable memory; returns where the page ended up.
+    fn decorate(&mut self, m: &mut Machine, pfn: u64, e: &MixEntry) -> u64 {
+        let Some(mut p) = m.page(pfn).as_in_use() else { return pfn };
         if e.dirty_pct > 0 && self.rng.random_range(0..100) < e.dirty_pct {
             p.flags = p.flags.union(PageFlags::DIRTY);
+            m.set_page(pfn, PageWord::in_use(p));
         }
-        // Long-term pins (FOLL_LONGTERM) are refused on CMA and ZONE_MOVABLE
-        // pages; the model pins only pages where the kernel would.
-        let pinnable = m.zone_of(pfn).is_some_and(|zi| m.zones()[zi].zone_type != crate::geometry::ZoneType::Movable)
-            && m.get_pageblock_migratetype(pfn) != crate::migratetype::MigrateType::Cma;
-        if pinnable && e.pin_pct > 0 && self.rng.random_range(0..100) < e.pin_pct {
-            p.pincount = p.pincount.saturating_add(1);
-            p.refcount = p.refcount.saturating_add(1);
-            p.flags = p.flags.union(PageFlags::LONGTERM_PIN);
+        if e.pin_pct > 0 && self.rng.random_range(0..100) < e.pin_pct {
+            return m.pin_user_page(pfn, true).unwrap_or(pfn);
         }
-        m.set_page(pfn, PageWord::in_use(p));
+        pfn
     }
 
     /// Drops the workload's pins before it frees a page.
     fn unpin(&mut self, m: &mut Machine, pfn: u64) {
-        if let Some(p) = m.page(pfn).as_in_use() {
-            if p.pincount > 0 {
-                let q = InUse {
-                    pincount: 0,
-                    refcount: p.refcount - p.pincount as u16,
-                    flags: p.flags.difference(PageFlags::LONGTERM_PIN),
-                    ..p
-                };
-                m.set_page(pfn, PageWord::in_use(q));
+        while m.page(pfn).as_in_use().is_some_and(|p| p.pincount > 0) {
+            if m.unpin_user_page(pfn).is_err() {
+                break;
             }
         }
     }

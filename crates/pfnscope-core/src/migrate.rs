@@ -1,0 +1,280 @@
+//! Migration for contiguous allocation (mm/migrate.c, mm/compaction.c,
+//! mm/vmscan.c and `__alloc_contig_migrate_range` in mm/page_alloc.c,
+//! v6.12): isolate in-use pages from the LRU, drop clean page cache, move
+//! the rest to pages allocated elsewhere.
+
+use crate::alloc::Gfp;
+use crate::error::Errno;
+use crate::geometry::{PfnRange, ZoneType};
+use crate::machine::{Machine, VmEvent};
+use crate::page::{InUse, PageFlags, PageKind, PageWord};
+use crate::trace::{KernelFn, StepKind};
+
+/// `COMPACT_CLUSTER_MAX`: folios isolated per batch.
+pub const COMPACT_CLUSTER_MAX: usize = 32;
+/// `NR_MAX_MIGRATE_PAGES_RETRY`: passes over the list per `migrate_pages()`.
+pub const NR_MAX_MIGRATE_PAGES_RETRY: u32 = 10;
+/// Outer tries in `__alloc_contig_migrate_range()` before -EBUSY.
+pub const CONTIG_MIGRATE_TRIES: u32 = 5;
+
+/// What one migration run did, for the caller's summary and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MigrateStats {
+    /// Folios moved.
+    pub migrated: u64,
+    /// Clean page-cache folios dropped instead.
+    pub reclaimed: u64,
+    /// Folio migration attempts that got -EAGAIN.
+    pub retries: u64,
+    /// `migrate_pages()` calls.
+    pub calls: u32,
+    /// Folios left unmigrated when it gave up.
+    pub failed: Vec<u64>,
+    /// (old, new) head PFNs of migrated folios.
+    pub moved: Vec<(u64, u64)>,
+}
+
+impl Machine {
+    fn set_in_use(&mut self, pfn: u64, p: InUse) {
+        self.set_page(pfn, PageWord::in_use(p));
+    }
+
+    /// `lru_cache_disable()`: drain every CPU's LRU batch and add new LRU
+    /// folios straight to the LRU until `lru_cache_enable()`.
+    pub(crate) fn lru_cache_disable(&mut self) {
+        self.enter(KernelFn::LruCacheDisable);
+        self.lru_add_drain_all();
+        self.lru_disabled += 1;
+        self.note(StepKind::Action, None, || "drained every per-cpu LRU batch; new LRU pages go straight to the LRU".into());
+        self.leave();
+    }
+
+    pub(crate) fn lru_cache_enable(&mut self) {
+        self.lru_disabled = self.lru_disabled.saturating_sub(1);
+    }
+
+    /// `isolate_migratepages_range()` (v6.12, alloc_contig mode): take up
+    /// to COMPACT_CLUSTER_MAX movable folios off the LRU from `pfn` on.
+    /// Free pages are skipped; anon pages with more references than
+    /// mappings (most likely pinned) are left alone; pages still in a
+    /// per-cpu LRU batch are not PageLRU and cannot be taken. Returns the
+    /// folio heads and where the scan stopped.
+    pub(crate) fn isolate_migratepages_range(&mut self, mut pfn: u64, end: u64, list: &mut Vec<u64>) -> u64 {
+        self.enter(KernelFn::IsolateMigratepagesRange);
+        let from = pfn;
+        let mut skipped_pinned = Vec::new();
+        while pfn < end && list.len() < COMPACT_CLUSTER_MAX {
+            let w = self.page(pfn);
+            if w.is_buddy() {
+                pfn += 1 << w.order();
+                continue;
+            }
+            let Some(p) = w.as_in_use() else {
+                pfn += 1;
+                continue;
+            };
+            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+            let next = head + (1 << order);
+            let hp = if head == pfn { p } else { self.page(head).as_in_use().unwrap_or(p) };
+            let lru = hp.flags.contains(PageFlags::LRU) && !hp.flags.contains(PageFlags::ISOLATED);
+            let movable_ops = hp.kind == PageKind::MovableOps && !hp.flags.contains(PageFlags::ISOLATED);
+            let hugetlb = hp.kind == PageKind::Hugetlb && !hp.flags.contains(PageFlags::ISOLATED);
+            if lru || movable_ops || hugetlb {
+                let pinned_anon = hp.kind == PageKind::Anon && hp.refcount.saturating_sub(1) > hp.mapcount as u16;
+                if pinned_anon {
+                    skipped_pinned.push(head);
+                } else {
+                    let q = InUse { flags: hp.flags.difference(PageFlags::LRU).union(PageFlags::ISOLATED), ..hp };
+                    self.set_in_use(head, q);
+                    list.push(head);
+                }
+            }
+            pfn = next.max(pfn + 1);
+        }
+        let (n, skipped) = (list.len(), skipped_pinned.len());
+        self.note(StepKind::Action, Some(PfnRange::new(from, pfn)), || {
+            let pins = if skipped > 0 { format!("; skipped {skipped} pinned anon page(s) (refcount > mapcount + 1)") } else { String::new() };
+            format!("isolated {n} folio(s) from the LRU in {from:#x}-{pfn:#x}{pins}")
+        });
+        self.leave();
+        pfn
+    }
+
+    /// Frees a folio we hold (refcount dropped to zero).
+    fn release_folio(&mut self, head: u64, order: u8) {
+        let zi = self.zone_of(head).expect("folio in a zone");
+        self.set_page(head, PageWord::taken(order));
+        for t in head + 1..head + (1 << order) {
+            self.set_page(t, PageWord::FREE_TAIL);
+        }
+        self.free_unref_page(head, zi, order);
+    }
+
+    /// `reclaim_clean_pages_from_list()`: drop clean, unpinned page cache
+    /// instead of migrating it. Returns how many folios went.
+    pub(crate) fn reclaim_clean_pages_from_list(&mut self, list: &mut Vec<u64>) -> u64 {
+        self.enter(KernelFn::ReclaimCleanPagesFromList);
+        let mut n = 0;
+        let mut i = 0;
+        while i < list.len() {
+            let head = list[i];
+            let p = self.page(head).as_in_use().expect("isolated folio is in use");
+            let clean = p.kind == PageKind::File && !p.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) && p.pincount == 0;
+            if clean {
+                list.swap_remove(i);
+                self.release_folio(head, p.compound_order);
+                n += 1;
+            } else {
+                i += 1;
+            }
+        }
+        self.note(StepKind::Action, None, || format!("dropped {n} clean page-cache folio(s) instead of migrating them"));
+        self.leave();
+        n
+    }
+
+    /// `migrate_pages(MIGRATE_SYNC, MR_CONTIG_RANGE)` (v6.12): up to ten
+    /// passes; a folio that is pinned, locked or under writeback gets
+    /// -EAGAIN and is retried next pass. Targets come from the allocator
+    /// (`alloc_migration_target`), so migration fails with -ENOMEM when
+    /// memory is short. Failed folios stay on the list. Returns how many
+    /// failed.
+    pub(crate) fn migrate_pages(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats) -> Result<usize, Errno> {
+        self.migrate_pages_to(list, stats, None)
+    }
+
+    /// [`Machine::migrate_pages`] with targets from `target` instead of
+    /// `alloc_migration_target`'s movable mask. Returns the failed count;
+    /// `moved` gets (old, new) pairs.
+    pub(crate) fn migrate_pages_to(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats, target: Option<Gfp>) -> Result<usize, Errno> {
+        self.enter(KernelFn::MigratePages);
+        stats.calls += 1;
+        let mut result = Ok(0);
+        'passes: for pass in 0..NR_MAX_MIGRATE_PAGES_RETRY {
+            let mut i = 0;
+            let mut again = 0;
+            while i < list.len() {
+                let head = list[i];
+                let p = self.page(head).as_in_use().expect("isolated folio is in use");
+                let busy = p.pincount > 0 || p.flags.intersects(PageFlags::LOCKED | PageFlags::WRITEBACK);
+                if busy {
+                    stats.retries += 1;
+                    again += 1;
+                    i += 1;
+                    continue;
+                }
+                // alloc_migration_target(): same node; ZONE_MOVABLE sources
+                // may move within ZONE_MOVABLE (__GFP_HIGHMEM added).
+                let in_movable = self.zone_of(head).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);
+                let gfp = target.unwrap_or(Gfp { highest_zone: if in_movable { ZoneType::Movable } else { ZoneType::Normal }, ..Gfp::USER_MOVABLE });
+                let order = p.compound_order;
+                let target = match self.alloc_pages(gfp, order, p.kind) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        self.note(StepKind::Failure, Some(PfnRange::new(head, head + (1 << order))), || {
+                            format!("no order-{order} migration target for {head:#x}: -ENOMEM, give up at once")
+                        });
+                        result = Err(Errno::ENOMEM);
+                        break 'passes;
+                    }
+                };
+                // Copy the folio: the new one is on the LRU (the LRU cache
+                // is disabled) with the old one's mappings and dirtiness.
+                let mut t = self.page(target).as_in_use().expect("fresh target");
+                t.mapcount = p.mapcount;
+                t.flags = t.flags.difference(PageFlags::LRU_BATCH)
+                    | (p.flags & (PageFlags::DIRTY | PageFlags::THP))
+                    | if p.kind.is_lru() { PageFlags::LRU } else { PageFlags::empty() };
+                self.set_in_use(target, t);
+                list.swap_remove(i);
+                self.release_folio(head, order);
+                stats.migrated += 1;
+                stats.moved.push((head, target));
+                self.count_vm_event(VmEvent::MigrateSuccess, 1 << order);
+                self.note(StepKind::Action, Some(PfnRange::new(head, head + (1 << order))), || {
+                    format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())
+                });
+            }
+            if again == 0 {
+                break;
+            }
+            let n = list.len();
+            self.note(StepKind::Decision, None, || format!("pass {}: {again} of {n} folio(s) got -EAGAIN (pinned, locked or under writeback)", pass + 1));
+        }
+        if result.is_ok() {
+            let failed = list.len();
+            self.count_vm_event(VmEvent::MigrateFail, failed as i64);
+            result = Ok(failed);
+        }
+        self.leave();
+        result
+    }
+
+    /// `putback_movable_pages()`: folios we gave up on go back to the LRU.
+    pub(crate) fn putback_movable_pages(&mut self, list: &mut Vec<u64>) {
+        if list.is_empty() {
+            return;
+        }
+        self.enter(KernelFn::PutbackMovablePages);
+        let n = list.len();
+        for head in list.drain(..) {
+            if let Some(p) = self.page(head).as_in_use() {
+                let lru = if p.kind.is_lru() { PageFlags::LRU } else { PageFlags::empty() };
+                self.set_in_use(head, InUse { flags: p.flags.difference(PageFlags::ISOLATED) | lru, ..p });
+            }
+        }
+        self.note(StepKind::Action, None, || format!("put {n} unmigrated folio(s) back on the LRU"));
+        self.leave();
+    }
+
+    /// `__alloc_contig_migrate_range()` (v6.1-6.12): with the LRU cache
+    /// disabled, isolate a batch, reclaim clean page cache, migrate the
+    /// rest; a batch that does not empty is retried, and the fifth retry
+    /// gives -EBUSY. -ENOMEM from `migrate_pages()` stops at once; a fatal
+    /// signal gives -EINTR.
+    pub(crate) fn __alloc_contig_migrate_range(&mut self, start: u64, end: u64, stats: &mut MigrateStats) -> Result<(), Errno> {
+        self.enter(KernelFn::AllocContigMigrateRange);
+        self.lru_cache_disable();
+        let mut list = Vec::new();
+        let mut pfn = start;
+        let mut tries = 0;
+        let mut ret = Ok(());
+        while pfn < end || !list.is_empty() {
+            if self.fatal_signal_pending {
+                self.note(StepKind::Failure, None, || "fatal signal pending: -EINTR".into());
+                ret = Err(Errno::EINTR);
+                break;
+            }
+            if list.is_empty() {
+                pfn = self.isolate_migratepages_range(pfn, end, &mut list);
+                tries = 0;
+            } else {
+                tries += 1;
+                if tries == CONTIG_MIGRATE_TRIES {
+                    let n = list.len();
+                    self.note(StepKind::Failure, None, || format!("{n} folio(s) still unmigrated after {CONTIG_MIGRATE_TRIES} tries: -EBUSY"));
+                    ret = Err(Errno::EBUSY);
+                    break;
+                }
+            }
+            stats.reclaimed += self.reclaim_clean_pages_from_list(&mut list);
+            if list.is_empty() {
+                continue;
+            }
+            match self.migrate_pages(&mut list, stats) {
+                Err(Errno::ENOMEM) => {
+                    ret = Err(Errno::ENOMEM);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        self.lru_cache_enable();
+        if ret.is_err() {
+            stats.failed = list.clone();
+            self.putback_movable_pages(&mut list);
+        }
+        self.leave();
+        ret
+    }
+}
