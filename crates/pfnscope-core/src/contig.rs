@@ -67,8 +67,7 @@ impl Machine {
             Some(bad) => {
                 for (p, o) in taken {
                     let zi = self.zone_of(p).expect("in zone");
-                    let mt = self.get_pageblock_migratetype(p);
-                    self.__free_one_page(p, zi, o, mt, Fpi::NONE);
+                    self.free_one_page(p, zi, o, Fpi::NONE);
                 }
                 self.note(StepKind::Failure, Some(PfnRange::new(bad, bad + 1)), || format!("{bad:#x} is not free: -EBUSY"));
                 None
@@ -162,8 +161,7 @@ impl Machine {
                 Ok(stats)
             } else {
                 for &(p, o) in &blocks {
-                    let mt = self.get_pageblock_migratetype(p);
-                    self.__free_one_page(p, zi, o, mt, Fpi::NONE);
+                    self.free_one_page(p, zi, o, Fpi::NONE);
                 }
                 Err(ContigError::new(Errno::EINVAL, None, format!("__GFP_COMP needs an exact power-of-two range; got {outer_start:#x}-{outer_end:#x}")))
             }
@@ -195,6 +193,18 @@ impl Machine {
         let zi = self.zone_of(start).ok_or_else(|| ContigError::new(Errno::EINVAL, Some(start), format!("{start:#x} is in no zone")))?;
         if self.zone_of(end - 1) != Some(zi) {
             return Err(ContigError::new(Errno::EINVAL, Some(end - 1), format!("{start:#x}-{end:#x} crosses a zone boundary")));
+        }
+        // The kernel trusts callers that pass MIGRATE_CMA to name a CMA
+        // range (undo would turn other pageblocks into CMA); refuse it.
+        if migratetype == MigrateType::Cma {
+            let nr = self.geo.pageblock_nr_pages();
+            let mut p = self.pageblock_start_pfn(start);
+            while p < end {
+                if self.get_pageblock_migratetype(p) != MigrateType::Cma {
+                    return Err(ContigError::new(Errno::EINVAL, Some(p), format!("MIGRATE_CMA requested but pageblock {p:#x} is {}", self.get_pageblock_migratetype(p))));
+                }
+                p += nr;
+            }
         }
         Ok(zi)
     }

@@ -143,6 +143,17 @@ pub struct ZoneSpec {
     pub reserved: Vec<PfnRange>,
 }
 
+/// A CMA area reserved at boot (`cma_declare_contiguous`, `cma=`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmaSpec {
+    pub name: String,
+    pub base_pfn: u64,
+    /// Pages.
+    pub count: u64,
+    /// Each bitmap bit stands for 2^order_per_bit pages.
+    pub order_per_bit: u8,
+}
+
 /// A machine to simulate: geometry, CPUs and zones (one NUMA node).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineSpec {
@@ -152,6 +163,9 @@ pub struct MachineSpec {
     pub nr_cpus: u8,
     /// Zones, lowest first, not overlapping.
     pub zones: Vec<ZoneSpec>,
+    /// CMA areas, each inside one zone.
+    #[serde(default)]
+    pub cma: Vec<CmaSpec>,
 }
 
 /// x86's legacy hole between 640 KiB and 1 MiB (VGA memory and the BIOS),
@@ -200,6 +214,7 @@ impl MachineSpec {
                     reserved: vec![],
                 },
             ],
+            cma: vec![CmaSpec { name: "reserved".into(), base_pfn: 0x2800, count: 0x800, order_per_bit: 0 }],
         }
     }
 
@@ -216,6 +231,7 @@ impl MachineSpec {
                 holes: vec![],
                 reserved: vec![PfnRange::new(0x0, 0x40)],
             }],
+            cma: vec![],
         }
     }
 
@@ -246,6 +262,8 @@ impl MachineSpec {
                     reserved: vec![],
                 },
             ],
+            // cma=64M, placed at the top of DMA32 as on many PCs.
+            cma: vec![CmaSpec { name: "reserved".into(), base_pfn: low_ram_end - 0x4000, count: 0x4000, order_per_bit: 0 }],
         }
     }
 
@@ -273,6 +291,7 @@ impl MachineSpec {
                     reserved: vec![],
                 },
             ],
+            cma: vec![],
         }
     }
 

@@ -98,6 +98,18 @@ impl Machine {
         }
     }
 
+    /// `free_one_page()` (6.10+): free a block through `split_large_buddy()`,
+    /// so a block larger than a pageblock is freed piece by piece under each
+    /// pageblock's own type (freelist hygiene).
+    pub(crate) fn free_one_page(&mut self, pfn: u64, zi: usize, order: u8, fpi: Fpi) {
+        if order > self.geo.pageblock_order {
+            self.split_large_buddy(zi, pfn, order, fpi);
+        } else {
+            let mt = self.get_pageblock_migratetype(pfn);
+            self.__free_one_page(pfn, zi, order, mt, fpi);
+        }
+    }
+
     /// `split_large_buddy()` (6.10+): re-free a block we own in
     /// pageblock-sized pieces, each under its own pageblock's type.
     pub(crate) fn split_large_buddy(&mut self, zi: usize, pfn: u64, order: u8, fpi: Fpi) {

@@ -27,6 +27,7 @@
 
 pub mod alloc;
 pub mod buddy;
+pub mod cma;
 pub mod contig;
 pub mod error;
 pub mod fallback;
@@ -51,7 +52,8 @@ pub use alloc::{AllocFlags, Gfp};
 pub use contig::{ContigError, ContigStats};
 pub use isolation::IsolFlags;
 pub use error::{Errno, Error, Result};
-pub use geometry::{Geometry, MachineSpec, PfnRange, ZoneSpec, ZoneType};
+pub use cma::CmaArea;
+pub use geometry::{CmaSpec, Geometry, MachineSpec, PfnRange, ZoneSpec, ZoneType};
 pub use invariants::Violation;
 pub use machine::{Machine, VmEvent};
 pub use migratetype::MigrateType;

@@ -57,6 +57,12 @@ pub struct Machine {
     /// A fatal signal is pending for the task running the operation: long
     /// operations stop with -EINTR.
     pub fatal_signal_pending: bool,
+    pub(crate) cma: Vec<crate::cma::CmaArea>,
+    /// Folios moved (old, Some(new)) or dropped from the page cache
+    /// (old, None) since the last [`Machine::take_migrations`]: owners that
+    /// track pages by PFN (the kernel's users hold virtual addresses
+    /// instead) follow them here.
+    pub(crate) migrations: Vec<(u64, Option<u64>)>,
 }
 
 impl Machine {
@@ -81,7 +87,13 @@ impl Machine {
         }
 
         let counters_per_zone = Zone::nr_counters(geo.nr_orders(), nr_cpus);
-        let global_counters = NR_VM_EVENTS + nr_cpus * crate::lru::LRU_BATCH_SLOTS;
+        let mut global_counters = NR_VM_EVENTS + nr_cpus * crate::lru::LRU_BATCH_SLOTS;
+        let mut cma = Vec::new();
+        for c in &spec.cma {
+            let area = crate::cma::CmaArea { name: c.name.clone(), base_pfn: c.base_pfn, count: c.count, order_per_bit: c.order_per_bit, bitmap_base: global_counters };
+            global_counters += area.bitmap_words();
+            cma.push(area);
+        }
         let lowmem_managed: u64 = spec
             .zones
             .iter()
@@ -119,13 +131,21 @@ impl Machine {
             .collect();
 
         let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
-        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, lru_disabled: 0, fatal_signal_pending: false };
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new() };
         for k in 0..nr_heads {
             let node = (nr_pages + k) as u32;
             m.store.set_head(k, node, node);
         }
         for b in 0..nr_blocks {
             m.store.set_block(b, MigrateType::Movable as u8);
+        }
+        // cma_activate_area() / init_cma_reserved_pageblock(): the area's
+        // pageblocks are MIGRATE_CMA before their pages reach the buddy lists.
+        for c in m.spec.cma.clone() {
+            let nr = geo.pageblock_nr_pages();
+            for p in (c.base_pfn..c.base_pfn + c.count).step_by(nr as usize) {
+                m.set_pageblock_migratetype(p, MigrateType::Cma);
+            }
         }
         for zi in 0..m.zones.len() {
             m.boot_zone(zi);
@@ -161,8 +181,7 @@ impl Machine {
                 while start + (1 << order) > run_end {
                     order -= 1;
                 }
-                let mt = self.get_pageblock_migratetype(start);
-                self.__free_one_page(start, zi, order, mt, crate::buddy::Fpi::TO_TAIL);
+                self.free_one_page(start, zi, order, crate::buddy::Fpi::TO_TAIL);
                 start += 1 << order;
             }
             pfn = run_end;
@@ -456,6 +475,12 @@ impl Machine {
         (result, Trace { title: title.into(), journal_start, steps })
     }
 
+    /// Takes the log of migrated folios, in order: (old, Some(new)) for a
+    /// move, (old, None) for clean page cache that reclaim dropped.
+    pub fn take_migrations(&mut self) -> Vec<(u64, Option<u64>)> {
+        std::mem::take(&mut self.migrations)
+    }
+
     /// Moves the whole state to a journal position (see [`Trace::position_after`]).
     pub fn seek(&mut self, pos: usize) -> usize {
         self.store.seek(pos)
@@ -498,6 +523,20 @@ fn validate(spec: &MachineSpec) -> Result<()> {
             if r.start < z.span.start || r.end > z.span.end || r.is_empty() {
                 return bad(format!("range {:#x}-{:#x} is not inside zone {}", r.start, r.end, z.zone_type.proc_name()));
             }
+        }
+    }
+    let nr = g.pageblock_nr_pages();
+    for c in &spec.cma {
+        let r = PfnRange::new(c.base_pfn, c.base_pfn + c.count);
+        let zone = spec.zones.iter().find(|z| z.span.contains(r.start));
+        if zone.is_none_or(|z| r.end > z.span.end) || r.is_empty() {
+            return bad(format!("CMA area {} ({:#x}-{:#x}) must lie inside one zone", c.name, r.start, r.end));
+        }
+        if r.start % nr != 0 || r.end % nr != 0 || c.order_per_bit > g.max_order || (c.count >> c.order_per_bit) << c.order_per_bit != c.count {
+            return bad(format!("CMA area {} must be pageblock-aligned and a whole number of bitmap bits", c.name));
+        }
+        if zone.is_some_and(|z| z.holes.iter().chain(&z.reserved).any(|h| h.start < r.end && r.start < h.end)) {
+            return bad(format!("CMA area {} overlaps a hole or reserved memory", c.name));
         }
     }
     Ok(())

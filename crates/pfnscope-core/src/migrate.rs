@@ -122,6 +122,7 @@ impl Machine {
             let clean = p.kind == PageKind::File && !p.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) && p.pincount == 0;
             if clean {
                 list.swap_remove(i);
+                self.migrations.push((head, None));
                 self.release_folio(head, p.compound_order);
                 n += 1;
             } else {
@@ -190,6 +191,7 @@ impl Machine {
                 self.release_folio(head, order);
                 stats.migrated += 1;
                 stats.moved.push((head, target));
+                self.migrations.push((head, Some(target)));
                 self.count_vm_event(VmEvent::MigrateSuccess, 1 << order);
                 self.note(StepKind::Action, Some(PfnRange::new(head, head + (1 << order))), || {
                     format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())

@@ -117,7 +117,7 @@ impl Machine {
                     format!("order {order} has no per-cpu list: free to buddy")
                 }
             });
-            self.__free_one_page(pfn, zi, order, mt, crate::buddy::Fpi::NONE);
+            self.free_one_page(pfn, zi, order, crate::buddy::Fpi::NONE);
             self.leave();
             return;
         }

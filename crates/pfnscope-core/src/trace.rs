@@ -87,6 +87,7 @@ kernel_fns! {
     PfnRangeValidContig => "pfn_range_valid_contig" in "mm/page_alloc.c",
     CmaAlloc => "__cma_alloc" in "mm/cma.c",
     CmaRelease => "cma_release" in "mm/cma.c",
+    CmaActivateArea => "cma_activate_area" in "mm/cma.c",
     PinUserPages => "pin_user_pages" in "mm/gup.c",
     BreakDownBuddyPages => "break_down_buddy_pages" in "mm/page_alloc.c",
     CheckAndMigrateMovablePages => "check_and_migrate_movable_pages" in "mm/gup.c",

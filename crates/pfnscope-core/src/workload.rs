@@ -161,8 +161,23 @@ impl Workload {
         100 - (free.max(0) as u64 * 100 / managed.max(1))
     }
 
+    /// Follows pages the kernel migrated since the last step.
+    pub fn follow_migrations(&mut self, m: &mut Machine) {
+        for (old, new) in m.take_migrations() {
+            if let Some(i) = self.live.iter().position(|e| e.0 == old) {
+                match new {
+                    Some(new) => self.live[i].0 = new,
+                    None => {
+                        self.live.swap_remove(i);
+                    }
+                }
+            }
+        }
+    }
+
     /// One step on a random CPU.
     pub fn step(&mut self, m: &mut Machine) -> WorkloadOp {
+        self.follow_migrations(m);
         let cpu = self.rng.random_range(0..m.nr_cpus());
         m.set_cpu(cpu).expect("cpu drawn below nr_cpus");
         let allocate = Self::used_pct(m) < self.spec.target_fill_pct as u64 && self.rng.random_range(0..100) < 70
@@ -214,7 +229,9 @@ impl Workload {
             m.set_page(pfn, PageWord::in_use(p));
         }
         if e.pin_pct > 0 && self.rng.random_range(0..100) < e.pin_pct {
-            return m.pin_user_page(pfn, true).unwrap_or(pfn);
+            let at = m.pin_user_page(pfn, true).unwrap_or(pfn);
+            m.take_migrations();
+            return at;
         }
         pfn
     }

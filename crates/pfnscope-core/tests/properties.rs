@@ -1,7 +1,7 @@
 //! Property tests: random operation sequences keep every invariant, bad
 //! requests are errors that change nothing, and traces play back exactly.
 
-use pfnscope_core::{Gfp, Machine, MachineSpec, PageKind};
+use pfnscope_core::{Gfp, Machine, MachineSpec, MigrateType, PageKind};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -13,6 +13,12 @@ enum Op {
     SetCpu(u8),
     DrainAllPages,
     LruAddDrainAll,
+    /// alloc_contig_range over a random range (CMA or movable).
+    Contig { start: u64, len: u64, cma: bool },
+    FreeContig { nth: usize },
+    CmaAlloc { count: u64, align: u8 },
+    CmaRelease { nth: usize },
+    Pin { nth: usize, longterm: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -24,7 +30,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..3).prop_map(Op::SetCpu),
         1 => Just(Op::DrainAllPages),
         1 => Just(Op::LruAddDrainAll),
+        1 => (0u64..0x4000, 1u64..1200, any::<bool>()).prop_map(|(start, len, cma)| Op::Contig { start, len, cma }),
+        1 => any::<usize>().prop_map(|nth| Op::FreeContig { nth }),
+        1 => (1u64..700, 0u8..=10).prop_map(|(count, align)| Op::CmaAlloc { count, align }),
+        1 => any::<usize>().prop_map(|nth| Op::CmaRelease { nth }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(nth, longterm)| Op::Pin { nth, longterm }),
     ]
+}
+
+/// What the sequence holds besides page allocations.
+#[derive(Default)]
+struct Held {
+    contig: Vec<(u64, u64)>,
+    cma: Vec<(u64, u64)>,
 }
 
 fn machine(which: bool) -> Machine {
@@ -40,8 +58,22 @@ fn kind(i: usize) -> PageKind {
     }
 }
 
-/// Applies one op; returns whether it was expected to change state.
-fn apply(m: &mut Machine, live: &mut Vec<(u64, u8)>, op: &Op) {
+/// Applies one op, then follows any pages it migrated.
+fn apply(m: &mut Machine, live: &mut Vec<(u64, u8)>, held: &mut Held, op: &Op) {
+    apply_op(m, live, held, op);
+    for (old, new) in m.take_migrations() {
+        if let Some(i) = live.iter().position(|e| e.0 == old) {
+            match new {
+                Some(new) => live[i].0 = new,
+                None => {
+                    live.swap_remove(i);
+                }
+            }
+        }
+    }
+}
+
+fn apply_op(m: &mut Machine, live: &mut Vec<(u64, u8)>, held: &mut Held, op: &Op) {
     match *op {
         Op::Alloc { gfp, order, kind: k } => {
             let r = m.alloc_pages(Gfp::ALL[gfp], order, kind(k));
@@ -61,7 +93,8 @@ fn apply(m: &mut Machine, live: &mut Vec<(u64, u8)>, op: &Op) {
         }
         Op::BadFree { pfn, order } => {
             let is_live_head = live.iter().any(|&(p, o)| p == pfn && o == order);
-            if !is_live_head {
+            let held_page = held.contig.iter().chain(&held.cma).any(|&(s, n)| s <= pfn && pfn < s + n);
+            if !is_live_head && !held_page {
                 let before = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
                 assert!(m.free_pages(pfn, order).is_err(), "free of {pfn:#x} order {order} must be refused");
                 assert!(before.0 == m.page_words() && before.1 == m.pageblock_flags(), "a refused free changed state");
@@ -73,6 +106,41 @@ fn apply(m: &mut Machine, live: &mut Vec<(u64, u8)>, op: &Op) {
         }
         Op::DrainAllPages => m.drain_all_pages(None),
         Op::LruAddDrainAll => m.lru_add_drain_all(),
+        Op::Contig { start, len, cma } => {
+            let mt = if cma { MigrateType::Cma } else { MigrateType::Movable };
+            if m.alloc_contig_range(start, start + len, mt, false).is_ok() {
+                held.contig.push((start, len));
+                assert!((start..start + len).all(|p| m.page(p).as_in_use().is_some_and(|u| u.kind == PageKind::Contig)));
+            }
+        }
+        Op::FreeContig { nth } => {
+            if !held.contig.is_empty() {
+                let (s, n) = held.contig.swap_remove(nth % held.contig.len());
+                m.free_contig_range(s, n).unwrap();
+            }
+        }
+        Op::CmaAlloc { count, align } => {
+            if let Ok((pfn, _)) = m.cma_alloc(0, count, align) {
+                assert_eq!(pfn % (1 << align), 0, "CMA honours the alignment");
+                held.cma.push((pfn, count));
+            }
+        }
+        Op::CmaRelease { nth } => {
+            if !held.cma.is_empty() {
+                let (p, n) = held.cma.swap_remove(nth % held.cma.len());
+                m.cma_release(0, p, n).unwrap();
+            }
+        }
+        Op::Pin { nth, longterm } => {
+            if !live.is_empty() {
+                let i = nth % live.len();
+                let (pfn, _) = live[i];
+                if let Ok(at) = m.pin_user_page(pfn, longterm) {
+                    assert!(!longterm || m.is_longterm_pinnable(at));
+                    m.unpin_user_page(at).unwrap();
+                }
+            }
+        }
     }
 }
 
@@ -85,8 +153,9 @@ proptest! {
     fn invariants_hold_after_every_operation(big in any::<bool>(), ops in prop::collection::vec(op(), 1..40)) {
         let mut m = machine(big);
         let mut live = Vec::new();
+        let mut held = Held::default();
         for op in &ops {
-            apply(&mut m, &mut live, op);
+            apply(&mut m, &mut live, &mut held, op);
             if let Err(v) = m.check_quiescent() {
                 return Err(TestCaseError::fail(format!("after {op:?}: {v}")));
             }
@@ -94,6 +163,12 @@ proptest! {
         // Freeing everything and draining gives back every page.
         for (pfn, order) in live.drain(..) {
             prop_assert_eq!(m.free_pages(pfn, order), Ok(true));
+        }
+        for (s, n) in held.contig.drain(..) {
+            m.free_contig_range(s, n).unwrap();
+        }
+        for (p, n) in held.cma.drain(..) {
+            m.cma_release(0, p, n).unwrap();
         }
         m.drain_all_pages(None);
         let fresh = machine(big);
@@ -112,14 +187,15 @@ proptest! {
     /// again.
     #[test]
     fn traces_seek_back_and_forth_exactly(prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
-        let mut m = machine(false);
+        let mut m = machine(true);
         let mut live = Vec::new();
+        let mut held = Held::default();
         for op in &prefix {
-            apply(&mut m, &mut live, op);
+            apply(&mut m, &mut live, &mut held, op);
         }
         let before = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
         let mut live2 = live.clone();
-        let ((), trace) = m.record("ops", |m| for op in &recorded { apply(m, &mut live2, op) });
+        let ((), trace) = m.record("ops", |m| for op in &recorded { apply(m, &mut live2, &mut held, op) });
         let after = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
         let end = m.store().position();
         for i in (0..trace.steps.len()).rev() {
