@@ -154,6 +154,16 @@ pub struct CmaSpec {
     pub order_per_bit: u8,
 }
 
+/// A virtio-mem device (Sub Block Mode) managing a range of a zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtioMemSpec {
+    pub name: String,
+    pub range: PfnRange,
+    /// Subblock size in pages: max(device block size, pageblock), 2 MiB on
+    /// x86 since 5.19 (4 MiB before).
+    pub subblock_pages: u64,
+}
+
 /// A machine to simulate: geometry, CPUs and zones (one NUMA node).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineSpec {
@@ -166,6 +176,9 @@ pub struct MachineSpec {
     /// CMA areas, each inside one zone.
     #[serde(default)]
     pub cma: Vec<CmaSpec>,
+    /// virtio-mem devices, each inside one zone.
+    #[serde(default)]
+    pub virtio_mem: Vec<VirtioMemSpec>,
 }
 
 /// x86's legacy hole between 640 KiB and 1 MiB (VGA memory and the BIOS),
@@ -215,6 +228,12 @@ impl MachineSpec {
                 },
             ],
             cma: vec![CmaSpec { name: "reserved".into(), base_pfn: 0x2800, count: 0x800, order_per_bit: 0 }],
+            // Two small devices in 2 MiB subblocks: one in a kernel zone, one
+            // in ZONE_MOVABLE (6.12 retries the latter harder).
+            virtio_mem: vec![
+                VirtioMemSpec { name: "virtio-mem0".into(), range: PfnRange::new(0x2000, 0x2800), subblock_pages: 512 },
+                VirtioMemSpec { name: "virtio-mem1".into(), range: PfnRange::new(0x3000, 0x4000), subblock_pages: 512 },
+            ],
         }
     }
 
@@ -232,6 +251,7 @@ impl MachineSpec {
                 reserved: vec![PfnRange::new(0x0, 0x40)],
             }],
             cma: vec![],
+            virtio_mem: vec![],
         }
     }
 
@@ -264,6 +284,8 @@ impl MachineSpec {
             ],
             // cma=64M, placed at the top of DMA32 as on many PCs.
             cma: vec![CmaSpec { name: "reserved".into(), base_pfn: low_ram_end - 0x4000, count: 0x4000, order_per_bit: 0 }],
+            // A 1 GiB device at the top of Normal, 2 MiB subblocks.
+            virtio_mem: vec![VirtioMemSpec { name: "virtio-mem0".into(), range: PfnRange::new(normal_end - 0x40000, normal_end), subblock_pages: 512 }],
         }
     }
 
@@ -292,6 +314,7 @@ impl MachineSpec {
                 },
             ],
             cma: vec![],
+            virtio_mem: vec![],
         }
     }
 

@@ -51,6 +51,9 @@ pub struct Machine {
     pub(crate) recorder: Option<Recorder>,
     /// The CPU that runs the next allocation or free.
     pub(crate) cpu: u8,
+    /// `zone_pcp_disable()` depth: while above zero, frees skip the per-cpu
+    /// lists (the model disables them for every zone at once).
+    pub(crate) pcp_disabled: u32,
     /// `lru_cache_disable()` depth: while above zero, new LRU folios skip
     /// the per-cpu batches.
     pub(crate) lru_disabled: u32,
@@ -131,7 +134,7 @@ impl Machine {
             .collect();
 
         let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
-        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new() };
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, pcp_disabled: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new() };
         for k in 0..nr_heads {
             let node = (nr_pages + k) as u32;
             m.store.set_head(k, node, node);
@@ -526,6 +529,15 @@ fn validate(spec: &MachineSpec) -> Result<()> {
         }
     }
     let nr = g.pageblock_nr_pages();
+    for d in &spec.virtio_mem {
+        let zone = spec.zones.iter().find(|z| z.span.contains(d.range.start));
+        if zone.is_none_or(|z| d.range.end > z.span.end) || d.range.is_empty() {
+            return bad(format!("virtio-mem device {} must lie inside one zone", d.name));
+        }
+        if d.subblock_pages < nr || d.subblock_pages % nr != 0 || d.range.start % d.subblock_pages != 0 || d.range.len() % d.subblock_pages != 0 {
+            return bad(format!("virtio-mem device {}: subblocks must be whole pageblocks and tile the range", d.name));
+        }
+    }
     for c in &spec.cma {
         let r = PfnRange::new(c.base_pfn, c.base_pfn + c.count);
         let zone = spec.zones.iter().find(|z| z.span.contains(r.start));

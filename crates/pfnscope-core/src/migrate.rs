@@ -235,6 +235,13 @@ impl Machine {
     /// gives -EBUSY. -ENOMEM from `migrate_pages()` stops at once; a fatal
     /// signal gives -EINTR.
     pub(crate) fn __alloc_contig_migrate_range(&mut self, start: u64, end: u64, stats: &mut MigrateStats) -> Result<(), Errno> {
+        self.alloc_contig_migrate_range_as(start, end, stats, false)
+    }
+
+    /// The loop of [`Machine::__alloc_contig_migrate_range`]; with `v4`, as
+    /// v4.x ran it: -ENOMEM does not stop the loop, and after five tries the
+    /// last error (-ENOMEM) or -EBUSY is returned.
+    pub(crate) fn alloc_contig_migrate_range_as(&mut self, start: u64, end: u64, stats: &mut MigrateStats, v4: bool) -> Result<(), Errno> {
         self.enter(KernelFn::AllocContigMigrateRange);
         self.lru_cache_disable();
         let mut list = Vec::new();
@@ -254,8 +261,9 @@ impl Machine {
                 tries += 1;
                 if tries == CONTIG_MIGRATE_TRIES {
                     let n = list.len();
-                    self.note(StepKind::Failure, None, || format!("{n} folio(s) still unmigrated after {CONTIG_MIGRATE_TRIES} tries: -EBUSY"));
-                    ret = Err(Errno::EBUSY);
+                    let e = if v4 && ret == Err(Errno::ENOMEM) { Errno::ENOMEM } else { Errno::EBUSY };
+                    self.note(StepKind::Failure, None, || format!("{n} folio(s) still unmigrated after {CONTIG_MIGRATE_TRIES} tries: {e}"));
+                    ret = Err(e);
                     break;
                 }
             }
@@ -264,11 +272,12 @@ impl Machine {
                 continue;
             }
             match self.migrate_pages(&mut list, stats) {
-                Err(Errno::ENOMEM) => {
+                Err(Errno::ENOMEM) if !v4 => {
                     ret = Err(Errno::ENOMEM);
                     break;
                 }
-                _ => {}
+                Err(e) => ret = Err(e),
+                Ok(_) => ret = Ok(()),
             }
         }
         self.lru_cache_enable();

@@ -109,10 +109,13 @@ impl Machine {
     pub(crate) fn free_unref_page(&mut self, pfn: u64, zi: usize, order: u8) {
         self.enter(KernelFn::FreeUnrefPage);
         let mut mt = self.get_pageblock_migratetype(pfn);
-        if !self.pcp_allowed_order(order) || mt == MigrateType::Isolate {
+        let allowed = self.pcp_allowed_order(order);
+        if !allowed || mt == MigrateType::Isolate || self.pcp_disabled > 0 {
             self.note(StepKind::Decision, Some(PfnRange::new(pfn, pfn + (1 << order))), || {
                 if mt == MigrateType::Isolate {
                     "pageblock is isolated: bypass the per-cpu list".to_string()
+                } else if allowed {
+                    "per-cpu lists are disabled (zone_pcp_disable): free to buddy".to_string()
                 } else {
                     format!("order {order} has no per-cpu list: free to buddy")
                 }

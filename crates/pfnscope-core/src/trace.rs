@@ -88,16 +88,44 @@ kernel_fns! {
     CmaAlloc => "__cma_alloc" in "mm/cma.c",
     CmaRelease => "cma_release" in "mm/cma.c",
     CmaActivateArea => "cma_activate_area" in "mm/cma.c",
+    OfflinePages => "offline_pages" in "mm/memory_hotplug.c",
+    ScanMovablePages => "scan_movable_pages" in "mm/memory_hotplug.c",
+    DoMigrateRange => "do_migrate_range" in "mm/memory_hotplug.c",
+    OfflineIsolatedPages => "__offline_isolated_pages" in "mm/page_alloc.c",
+    OnlinePages => "online_pages" in "mm/memory_hotplug.c",
+    ZonePcpDisable => "zone_pcp_disable" in "mm/page_alloc.c",
+    VirtioMemSbmUnplugRequest => "virtio_mem_sbm_unplug_request" in "drivers/virtio/virtio_mem.c",
+    VirtioMemSbmPlugRequest => "virtio_mem_sbm_plug_request" in "drivers/virtio/virtio_mem.c",
+    VirtioMemFakeOffline => "virtio_mem_fake_offline" in "drivers/virtio/virtio_mem.c",
+    VirtioMemFakeOnline => "virtio_mem_fake_online" in "drivers/virtio/virtio_mem.c",
+    AllocContigRangeV4 => "alloc_contig_range" in "mm/page_alloc.c",
+    AllocContigPages2010 => "alloc_contig_pages" in "mm/page_isolation.c",
+    FindContigBlock2010 => "__find_contig_block" in "mm/page_isolation.c",
+    DoMigrateRange2010 => "do_migrate_range" in "mm/page_isolation.c",
     PinUserPages => "pin_user_pages" in "mm/gup.c",
     BreakDownBuddyPages => "break_down_buddy_pages" in "mm/page_alloc.c",
     CheckAndMigrateMovablePages => "check_and_migrate_movable_pages" in "mm/gup.c",
 }
 
 impl KernelFn {
+    /// The kernel the function's behaviour is taken from: v6.12, or the
+    /// seed document of a historical variant.
+    pub const fn version(self) -> &'static str {
+        match self {
+            KernelFn::AllocContigRangeV4 => "v4.19",
+            KernelFn::AllocContigPages2010 | KernelFn::FindContigBlock2010 | KernelFn::DoMigrateRange2010 => "2010 RFC",
+            _ => KERNEL_VERSION,
+        }
+    }
+
     /// A link to the function at the modelled version: Elixir's identifier
     /// page, which lists its definition in `file()` at v6.12.
     pub fn source_url(self) -> String {
-        format!("https://elixir.bootlin.com/linux/{KERNEL_VERSION}/C/ident/{}", self.name())
+        match self.version() {
+            // The 2010 RFC was never merged: link its mail.
+            "2010 RFC" => "https://lore.kernel.org/all/20100903192943.6B3B.A69D9226@jp.fujitsu.com/".into(),
+            v => format!("https://elixir.bootlin.com/linux/{v}/C/ident/{}", self.name()),
+        }
     }
 }
 
@@ -187,12 +215,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_function_links_to_its_6_12_identifier() {
+    fn every_function_links_to_its_modelled_version() {
         for f in KernelFn::ALL {
             let url = f.source_url();
-            assert!(url.starts_with("https://elixir.bootlin.com/linux/v6.12/C/ident/"));
-            assert!(url.ends_with(f.name()));
-            assert!(f.file().starts_with("mm/"));
+            match f.version() {
+                "2010 RFC" => assert!(url.starts_with("https://lore.kernel.org/")),
+                v => {
+                    assert!(url.starts_with(&format!("https://elixir.bootlin.com/linux/{v}/C/ident/")), "{url}");
+                    assert!(url.ends_with(f.name()));
+                }
+            }
+            assert!(f.file().starts_with("mm/") || f.file().starts_with("drivers/"));
         }
         assert_eq!(KernelFn::FreeOnePage.name(), "__free_one_page");
     }
