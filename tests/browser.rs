@@ -148,3 +148,47 @@ fn wasm_builds_the_same_machines_as_native_code() {
         assert_eq!(wasm, native, "{}: wasm and native machines differ", scenario.title);
     }
 }
+
+fn click(root: &Element, sel: &str) {
+    find::<HtmlElement>(root, sel).click();
+}
+
+async fn wait_ready(root: &Element) {
+    for _ in 0..200 {
+        sleep(25).await;
+        if root.query_selector("[data-ready=true]").unwrap().is_some() {
+            sleep(20).await;
+            return;
+        }
+    }
+    panic!("the scenario did not finish building");
+}
+
+#[wasm_bindgen_test]
+async fn the_default_scenario_opens_ready_to_play_and_n_steps_match_the_native_model() {
+    let root = mount(props(None)).await;
+    let pos = text(&root, "#step-pos");
+    assert!(pos.starts_with("0 / "), "opens before the first step: {pos}");
+    for _ in 0..5 {
+        press("ArrowRight");
+        sleep(10).await;
+    }
+    sleep(30).await;
+    assert!(text(&root, "#step-pos").starts_with("5 / "));
+    let mut native = Session::new(&scenario(), W, H).unwrap();
+    native.step_by(5);
+    assert!(canvas_pixels(&root) == native.render(), "after 5 steps the canvas differs from the native model after 5 steps");
+}
+
+#[wasm_bindgen_test]
+async fn one_click_away_a_pinned_page_makes_the_same_grab_fail() {
+    let root = mount(props(None)).await;
+    click(&root, "#builtin-pinned");
+    sleep(30).await;
+    wait_ready(&root).await;
+    press("End");
+    sleep(50).await;
+    let step = text(&root, "#step-text");
+    assert!(step.contains("alloc_contig_range failed") && step.contains("-EBUSY"), "{step}");
+    assert!(root.query_selector(".step.failure").unwrap().is_some());
+}

@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::controls::{operation_form, player, scenario_form};
-use crate::panels::{buddyinfo, help_overlay, legend, tooltip};
+use crate::panels::{buddyinfo, help_overlay, legend, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
 
 /// What the app starts with.
@@ -40,7 +40,7 @@ impl AppProps {
         let width = web_sys::window()
             .and_then(|w| w.inner_width().ok())
             .and_then(|v| v.as_f64())
-            .map_or(960, |w| ((w as u32).saturating_sub(420)).clamp(480, 1400));
+            .map_or(960, |w| ((w as u32).saturating_sub(500)).clamp(480, 1400));
         AppProps { scenario, url_error, width, height: 560 }
     }
 }
@@ -57,6 +57,10 @@ pub enum Field {
     Kind,
     FreePfn,
     FreeOrder,
+    /// The chosen operation of the generic form.
+    OpName,
+    /// One of the generic form's fields.
+    OpArg(usize),
 }
 
 /// The values of the form fields, as typed.
@@ -71,6 +75,8 @@ pub struct Form {
     pub kind: String,
     pub free_pfn: String,
     pub free_order: String,
+    pub op_name: String,
+    pub op_args: [String; 3],
 }
 
 impl Form {
@@ -85,6 +91,8 @@ impl Form {
             kind: PageKind::SlabUnmovable.label().into(),
             free_pfn: String::new(),
             free_order: "0".into(),
+            op_name: "alloc_contig_range".into(),
+            op_args: ["0x3400".into(), "0x3600".into(), "0".into()],
         }
     }
 
@@ -99,6 +107,12 @@ impl Form {
             Field::Kind => self.kind = v,
             Field::FreePfn => self.free_pfn = v,
             Field::FreeOrder => self.free_order = v,
+            Field::OpName => self.op_name = v,
+            Field::OpArg(i) => {
+                if let Some(slot) = self.op_args.get_mut(i) {
+                    *slot = v;
+                }
+            }
         }
     }
 
@@ -119,6 +133,11 @@ pub enum Notice {
 pub enum Msg {
     BuildChunk,
     LoadScenario,
+    LoadBuiltin(&'static str),
+    RunOp,
+    TogglePlay,
+    Speed(u32),
+    Tick,
     Field(Field, String),
     Alloc,
     Free,
@@ -153,6 +172,9 @@ pub struct App {
     help: bool,
     pixels: Rc<Vec<u8>>,
     version: u64,
+    /// Steps per second while playing.
+    speed: u32,
+    playing: Option<gloo::timers::callback::Interval>,
     _keys: Option<EventListener>,
 }
 
@@ -195,6 +217,7 @@ impl App {
             return false;
         }
         let msg = match e.key().as_str() {
+            " " => Msg::TogglePlay,
             "ArrowRight" if e.shift_key() => Msg::Jump(true),
             "ArrowLeft" if e.shift_key() => Msg::Jump(false),
             "ArrowRight" | "l" => Msg::StepBy(1),
@@ -232,6 +255,8 @@ impl Component for App {
             help: false,
             pixels: Rc::new(Vec::new()),
             version: 0,
+            speed: 8,
+            playing: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -256,7 +281,15 @@ impl Component for App {
         match msg {
             Msg::BuildChunk => {
                 let Some(b) = &mut self.build else { return false };
-                if b.advance() {
+                let finished = match b.advance() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.build = None;
+                        self.notice = Some(Notice::Error(e));
+                        return true;
+                    }
+                };
+                if finished {
                     let b = self.build.take().expect("checked");
                     let title = b.scenario.title.clone();
                     match &mut self.session {
@@ -272,6 +305,56 @@ impl Component for App {
                         yew::platform::time::sleep(Duration::from_millis(0)).await;
                         Msg::BuildChunk
                     });
+                }
+                true
+            }
+            Msg::LoadBuiltin(name) => {
+                let Some(s) = Scenario::builtin(name) else { return false };
+                self.playing = None;
+                self.form = Form { ..Form::from_scenario(&s) };
+                self.notice = None;
+                self.begin_build(ctx, &s);
+                true
+            }
+            Msg::RunOp => {
+                let Some(s) = &mut self.session else { return false };
+                self.playing = None;
+                let r = pfnscope_view::session::op_from_form(&self.form.op_name, &self.form.op_args).and_then(|op| s.run_op(&op));
+                self.report(r);
+                self.redraw();
+                true
+            }
+            Msg::TogglePlay => {
+                if self.playing.take().is_some() {
+                    return true;
+                }
+                let Some(s) = &mut self.session else { return false };
+                let Some(p) = &s.player else { return false };
+                if p.cursor == p.len().checked_sub(1) {
+                    s.seek(None);
+                    self.redraw();
+                }
+                let link = ctx.link().clone();
+                let ms = 1000 / self.speed.max(1);
+                self.playing = Some(gloo::timers::callback::Interval::new(ms, move || link.send_message(Msg::Tick)));
+                true
+            }
+            Msg::Speed(v) => {
+                self.speed = v.clamp(1, 1000);
+                if self.playing.is_some() {
+                    self.playing = None;
+                    ctx.link().send_message(Msg::TogglePlay);
+                }
+                true
+            }
+            Msg::Tick => {
+                let Some(s) = &mut self.session else { return false };
+                let at_end = s.player.as_ref().is_none_or(|p| p.cursor == p.len().checked_sub(1));
+                if at_end {
+                    self.playing = None;
+                } else {
+                    s.step_by(1);
+                    self.redraw();
                 }
                 true
             }
@@ -441,9 +524,10 @@ impl Component for App {
                     </section>
                     <aside>
                         if let Some(s) = &self.session {
+                            { player(s, link, self.playing.is_some(), self.speed) }
                             { operation_form(&self.form, s, link) }
-                            { player(s, link) }
                             { buddyinfo(s) }
+                            { zone_summary(s) }
                         }
                     </aside>
                 </main>

@@ -1,7 +1,7 @@
 //! The forms: scenario, operations, and the trace player.
 
 use pfnscope_core::{Gfp, MachineSpec, PageKind, WorkloadSpec};
-use pfnscope_view::session::Session;
+use pfnscope_view::session::{Session, OPERATIONS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::html::Scope;
 use yew::prelude::*;
@@ -38,16 +38,41 @@ pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
                 <input id="steps" type="number" min="0" value={form.steps.clone()} oninput={on_input(link, Field::Steps)} />
             </label>
             <button type="submit" id="load">{ "load" }</button>
+            <span class="spacer"></span>
+            <button type="button" id="builtin-default" title="A contiguous grab that succeeds after migrating pages"
+                onclick={link.callback(|_| Msg::LoadBuiltin("default"))}>{ "grab 2 MiB" }</button>
+            <button type="button" id="builtin-pinned" title="The same grab with a pinned page in the way"
+                onclick={link.callback(|_| Msg::LoadBuiltin("pinned"))}>{ "…with a pinned page" }</button>
         </form>
     }
 }
 
-/// alloc_pages() and __free_pages() forms.
+/// The contiguous-allocation operations, alloc_pages() and __free_pages().
 pub fn operation_form(form: &Form, s: &Session, link: &Scope<App>) -> Html {
     let max = s.machine.geometry().max_order;
+    let labels = OPERATIONS.iter().find(|(n, _)| *n == form.op_name).map(|(_, l)| *l).unwrap_or(&[]);
+    let devices: Vec<String> = s.machine.virtio_mem_devices().iter().enumerate().map(|(i, d)| format!("{i}: {} {:#x}-{:#x}", d.name, d.range.start, d.range.end)).collect();
+    let cma: Vec<String> = s.machine.cma_areas().iter().map(|a| format!("CMA {} {:#x}-{:#x}", a.name, a.base_pfn, a.base_pfn + a.count)).collect();
     html! {
         <section class="panel ops">
             <h2>{ "Run an operation" }</h2>
+            <form class="grid" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::RunOp })}>
+                <label for="op-name">{ "call" }</label>
+                <select id="op-name" onchange={on_select(link, Field::OpName)}>
+                    { options(OPERATIONS.iter().map(|(n, _)| n.to_string()), &form.op_name) }
+                </select>
+                { for labels.iter().enumerate().map(|(i, l)| html! {
+                    <>
+                        <label for={format!("op-arg{i}")}>{ *l }</label>
+                        <input id={format!("op-arg{i}")} class="mid" value={form.op_args[i].clone()} oninput={on_input(link, Field::OpArg(i))} />
+                    </>
+                }) }
+                <span></span>
+                <button type="submit" id="run-op" title="Run it and trace every step"><code>{ "run" }</code></button>
+            </form>
+            if !cma.is_empty() || !devices.is_empty() {
+                <p class="hint">{ cma.join("; ") }{ if !cma.is_empty() && !devices.is_empty() { "; " } else { "" } }{ devices.join("; ") }</p>
+            }
             <form class="grid" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Alloc })}>
                 <label for="gfp" title="GFP mask: decides the migratetype and the zones">{ "gfp" }</label>
                 <select id="gfp" onchange={on_select(link, Field::Gfp)}>
@@ -77,12 +102,12 @@ pub fn operation_form(form: &Form, s: &Session, link: &Scope<App>) -> Html {
 
 /// The trace player: position, buttons, scrub bar, and the current step
 /// with its call stack linked to the kernel source.
-pub fn player(s: &Session, link: &Scope<App>) -> Html {
+pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html {
     let Some(p) = &s.player else {
         return html! {
             <section class="panel player">
                 <h2>{ "Trace" }</h2>
-                <p class="hint">{ "Run an operation to trace it step by step." }</p>
+                <p class="hint">{ "Run an operation to trace it step by step, or load a built-in scenario." }</p>
             </section>
         };
     };
@@ -113,14 +138,20 @@ pub fn player(s: &Session, link: &Scope<App>) -> Html {
             <h2>{ "Trace" }</h2>
             <div class="trace-title"><code>{ &p.trace.title }</code></div>
             <div class="player-buttons">
-                <button title="First (Home)" onclick={link.callback(|_| Msg::Seek(None))}>{ "⏮" }</button>
+                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Seek(None))}>{ "|◀" }</button>
                 <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Jump(false))}>{ "⇤" }</button>
                 <button title="Step back (←)" onclick={link.callback(|_| Msg::StepBy(-1))}>{ "◀" }</button>
                 <span id="step-pos" class="pos">{ format!("{pos} / {len}") }</span>
+                <button id="play" title="Play or pause (space)" onclick={link.callback(|_| Msg::TogglePlay)}>{ if playing { "pause" } else { "play" } }</button>
                 <button title="Step forward (→)" onclick={link.callback(|_| Msg::StepBy(1))}>{ "▶" }</button>
                 <button title="Next decision (Shift+→)" onclick={link.callback(|_| Msg::Jump(true))}>{ "⇥" }</button>
-                <button title="Last (End)" onclick={link.callback(|_| Msg::StepBy(i64::MAX / 2))}>{ "⏭" }</button>
+                <button title="Last step (End)" onclick={link.callback(|_| Msg::StepBy(i64::MAX / 2))}>{ "▶|" }</button>
             </div>
+            <label class="speed" title="Steps per second while playing">{ "speed " }
+                <select onchange={link.callback(|e: Event| Msg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(8)))}>
+                    { for [2u32, 8, 30, 120].iter().map(|v| html! { <option value={v.to_string()} selected={*v == speed}>{ format!("{v}/s") }</option> }) }
+                </select>
+            </label>
             <input id="scrub" type="range" min="0" max={len.to_string()} value={pos.to_string()} aria-label="Scrub through the trace"
                 oninput={link.callback(|e: InputEvent| {
                     let v = e.target_unchecked_into::<HtmlInputElement>().value().parse::<usize>().unwrap_or(0);

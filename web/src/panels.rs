@@ -31,6 +31,42 @@ pub fn buddyinfo(s: &Session) -> Html {
     }
 }
 
+/// Per zone: free pages and watermarks, CMA, isolated pageblocks, the
+/// HIGHATOMIC reserve, the watermark boost, and pageblocks by type.
+pub fn zone_summary(s: &Session) -> Html {
+    use pfnscope_core::{MigrateType, ZoneCounter};
+    let m = &s.machine;
+    html! {
+        <section class="panel">
+            <h2 title="Counters of each zone; pageblocks by migratetype as /proc/pagetypeinfo counts them">{ "zones" }</h2>
+            <table id="zones" class="numbers">
+                <thead><tr>
+                    <th>{ "zone" }</th><th title="NR_FREE_PAGES (isolated pages not counted)">{ "free" }</th>
+                    <th title="min / low / high watermarks + boost">{ "wmarks" }</th><th title="NR_FREE_CMA_PAGES">{ "cma" }</th>
+                    <th title="nr_isolate_pageblock">{ "iso" }</th><th title="nr_reserved_highatomic">{ "hatom" }</th>
+                    { for MigrateType::ALL.iter().map(|mt| html! { <th title={format!("{mt} pageblocks")}>{ &mt.proc_name()[..3] }</th> }) }
+                </tr></thead>
+                <tbody>
+                    { for m.zones().iter().enumerate().map(|(zi, z)| {
+                        let boost = m.zone_counter(zi, ZoneCounter::WatermarkBoost);
+                        html! {
+                            <tr>
+                                <th>{ z.name() }</th>
+                                <td>{ m.zone_free_pages(zi) }</td>
+                                <td>{ format!("{}/{}/{}{}", z.watermark[0], z.watermark[1], z.watermark[2], if boost > 0 { format!("+{boost}") } else { String::new() }) }</td>
+                                <td>{ m.zone_counter(zi, ZoneCounter::FreeCmaPages) }</td>
+                                <td>{ m.zone_counter(zi, ZoneCounter::NrIsolatePageblock) }</td>
+                                <td>{ m.zone_counter(zi, ZoneCounter::NrReservedHighatomic) }</td>
+                                { for m.pageblock_counts(zi).iter().map(|n| html! { <td>{ n }</td> }) }
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
 fn swatch(label: &str, css: String) -> Html {
     html! { <li><span class="swatch" style={format!("background:{css}")}></span>{ label }</li> }
 }
@@ -71,6 +107,7 @@ pub fn tooltip(info: &PageInfo, x: u32, y: u32, in_strip: bool, count: u64) -> H
 /// Keyboard shortcuts.
 pub fn help_overlay(link: &Scope<App>) -> Html {
     let keys = [
+        ("space", "play / pause the trace"),
         ("→ / ←", "step the trace forward / back"),
         ("Shift+→ / Shift+←", "jump to the next / previous decision or failure"),
         ("Home / End", "first / last step"),

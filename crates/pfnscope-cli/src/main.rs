@@ -79,7 +79,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                     Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
                 }
-                None => Scenario { title: "command line".into(), machine, workload, seed, steps },
+                None => Scenario { title: "command line".into(), machine, workload, seed, steps, setup: vec![], play: None },
             };
             let m = scenario.build().map_err(|e| e.to_string())?;
             print!("{}", render(&m, format));

@@ -40,6 +40,7 @@ pub mod lru;
 pub mod machine;
 pub mod migrate;
 pub mod migratetype;
+pub mod ops;
 pub mod page;
 pub mod pcp;
 pub mod procfs;
@@ -60,6 +61,7 @@ pub use geometry::{CmaSpec, VirtioMemSpec, Geometry, MachineSpec, PfnRange, Zone
 pub use invariants::Violation;
 pub use machine::{Machine, VmEvent};
 pub use migratetype::MigrateType;
+pub use ops::Op;
 pub use page::{InUse, PageFlags, PageKind, PageState, PageWord, Tag};
 pub use scenario::Scenario;
 pub use trace::{KernelFn, Step, StepKind, Trace};

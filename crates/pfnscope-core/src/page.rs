@@ -52,6 +52,7 @@ pub enum Tag {
 /// What an allocated page is used for. The kind decides how isolation and
 /// migration treat it (domain brief, section 2, `has_unmovable_pages`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum PageKind {
     /// Anonymous memory on the LRU (or in a per-cpu LRU batch).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::geometry::MachineSpec;
 use crate::machine::Machine;
+use crate::ops::Op;
 use crate::workload::{Workload, WorkloadSpec};
 
 /// A reproducible starting state.
@@ -24,19 +25,50 @@ pub struct Scenario {
     /// Workload steps to run.
     #[serde(default)]
     pub steps: u64,
+    /// Operations run after the workload, untraced: the stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<Op>,
+    /// The operation the player opens on, traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<Op>,
 }
 
 impl Default for Scenario {
-    /// The built-in default: a 64 MiB teaching machine after a desktop day.
+    /// The built-in default: a 64 MiB teaching machine after a desktop day,
+    /// ready to play a contiguous allocation in ZONE_MOVABLE that succeeds
+    /// after migrating the pages in its way.
     fn default() -> Scenario {
         Scenario {
-            title: "A desktop's memory after a day (64 MiB teaching machine)".into(),
+            title: "A desktop's memory after a day: grab 2 MiB in ZONE_MOVABLE".into(),
             machine: "teaching-64m".into(),
             workload: Some("desktop".into()),
             seed: 42,
             steps: 12_000,
+            setup: vec![Op::Drain],
+            play: Some(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }),
         }
     }
+}
+
+impl Scenario {
+    /// The default scenario with an O_DIRECT read in flight: a short-term
+    /// pin on a page of the range makes the same grab fail.
+    pub fn default_pinned() -> Scenario {
+        let mut s = Scenario::default();
+        s.title = "The same, with a pinned page in the way".into();
+        s.setup.push(Op::PinFirstIn { start: 0x3400, end: 0x3600, longterm: false });
+        s
+    }
+
+    /// Built-in scenarios by name, for menus and share links.
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        match name {
+            "default" => Some(Scenario::default()),
+            "pinned" => Some(Scenario::default_pinned()),
+            _ => None,
+        }
+    }
+    pub const BUILTINS: [&'static str; 2] = ["default", "pinned"];
 }
 
 impl Scenario {
@@ -76,12 +108,23 @@ impl Scenario {
         Ok((m, w))
     }
 
-    /// Boots the machine and runs the whole workload.
+    /// Runs the setup operations on an aged machine; the first that fails
+    /// is an error naming it.
+    pub fn run_setup(&self, m: &mut Machine) -> Result<()> {
+        for op in &self.setup {
+            op.run(m).map_err(|e| Error::BadMachine(format!("setup step {}: {e}", op.title())))?;
+        }
+        m.take_migrations();
+        Ok(())
+    }
+
+    /// Boots the machine, runs the whole workload and the setup.
     pub fn build(&self) -> Result<Machine> {
         let (mut m, w) = self.prepare()?;
         if let Some(mut w) = w {
             w.run(&mut m, self.steps, |_| {});
         }
+        self.run_setup(&mut m)?;
         Ok(m)
     }
 }
@@ -96,6 +139,24 @@ mod tests {
         m.check_invariants().unwrap();
         let normal = m.zone_index(crate::geometry::ZoneType::Normal).unwrap();
         assert!(m.nr_free(normal, 10) < 8);
+    }
+
+    #[test]
+    fn default_grab_succeeds_after_migrations_and_the_pinned_twin_fails_at_the_pin() {
+        let s = Scenario::default();
+        let mut m = s.build().unwrap();
+        let play = s.play.clone().unwrap();
+        let (r, trace) = m.record(play.title(), |m| play.run(m));
+        let msg = r.unwrap();
+        assert!(!msg.contains(" 0 folio(s) migrated"), "{msg}");
+        assert!(trace.steps.iter().any(|st| st.func == crate::trace::KernelFn::MigratePages));
+
+        let p = Scenario::default_pinned();
+        let mut m = p.build().unwrap();
+        let (r, trace) = m.record(play.title(), |m| play.run(m));
+        let err = r.unwrap_err();
+        assert!(err.contains("-EBUSY"), "{err}");
+        assert!(trace.steps.iter().any(|st| st.text.contains("pinned")), "the trace names the pin");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Every method that takes user input validates it and returns a message
 //! on error without changing state.
 
-use pfnscope_core::{Gfp, Machine, PageKind, Scenario, Trace, Workload};
+use pfnscope_core::{Gfp, Machine, Op, PageKind, Scenario, Trace, Workload};
 
 use crate::palette::{Palette, Theme};
 use crate::raster::{self, Overlay};
@@ -24,14 +24,19 @@ pub struct Build {
 }
 
 impl Build {
-    /// Runs one chunk; returns true when finished.
-    pub fn advance(&mut self) -> bool {
+    /// Runs one chunk; returns true when finished (the workload done and
+    /// the scenario's setup run), or the setup's error.
+    pub fn advance(&mut self) -> Result<bool, String> {
         let todo = self.scenario.steps.saturating_sub(self.done).min(BUILD_CHUNK);
         if let Some(w) = &mut self.workload {
             w.run(&mut self.machine, todo, |_| {});
         }
         self.done += todo;
-        self.done >= self.scenario.steps || self.workload.is_none()
+        let finished = self.done >= self.scenario.steps || self.workload.is_none();
+        if finished {
+            self.scenario.run_setup(&mut self.machine).map_err(|e| e.to_string())?;
+        }
+        Ok(finished)
     }
     /// Progress from 0.0 to 1.0.
     pub fn progress(&self) -> f64 {
@@ -80,19 +85,38 @@ impl Session {
         Ok(Build { scenario: scenario.clone(), machine, workload, done: 0 })
     }
 
-    /// A session over a finished build.
+    /// A session over a finished build. A scenario's play operation is
+    /// recorded and the player put before its first step, ready to play.
     pub fn from_build(build: Build, width: u32, height: u32) -> Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None }
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None };
+        if let Some(op) = s.scenario.play.clone() {
+            let _ = s.run_op(&op);
+            s.seek(None);
+            if let Some(r) = s.player.as_ref().and_then(|p| p.trace.steps.first()).and_then(|st| st.range) {
+                s.viewport = s.viewport.reveal(r.start);
+            }
+        }
+        s
     }
 
     /// Builds a scenario in one go.
     pub fn new(scenario: &Scenario, width: u32, height: u32) -> Result<Session, String> {
         let mut b = Session::start_build(scenario)?;
-        while !b.advance() {}
+        while !b.advance()? {}
         Ok(Session::from_build(b, width, height))
+    }
+
+    /// Runs any operation, traced; the player moves to its last step.
+    pub fn run_op(&mut self, op: &Op) -> Result<String, String> {
+        let op = op.clone();
+        self.record(op.title(), move |m| {
+            let r = op.run(m);
+            m.take_migrations();
+            r
+        })
     }
 
     /// Replaces the machine with a finished build, keeping view settings.
@@ -193,9 +217,10 @@ impl Session {
     }
 }
 
-/// Reads a scenario from a URL query such as
-/// `?machine=teaching-16m&workload=vm-host&seed=3&steps=5000`. Missing keys
-/// keep the default's values; unknown keys and bad values are errors.
+/// Reads a scenario from a URL query: `?scenario=pinned` for a built-in
+/// one, or `?machine=teaching-16m&workload=vm-host&seed=3&steps=5000` for
+/// an aged machine with nothing to play. Missing keys keep the default's
+/// values; unknown keys and bad values are errors.
 pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
     let mut s = Scenario::default();
     let query = query.trim_start_matches('?');
@@ -203,10 +228,18 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         return Ok(s);
     }
     let mut custom = false;
+    for pair in query.split('&') {
+        if let Some(name) = pair.strip_prefix("scenario=") {
+            s = Scenario::builtin(name).ok_or_else(|| format!("unknown scenario {name:?} (known: {})", Scenario::BUILTINS.join(", ")))?;
+        }
+    }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = value.replace('+', " ");
         let number = |what: &str| value.parse::<u64>().map_err(|_| format!("URL parameter {what}={value:?} is not a whole number"));
+        if key == "scenario" {
+            continue;
+        }
         match key {
             "machine" => s.machine = value.clone(),
             "workload" => s.workload = if value.is_empty() || value == "none" { None } else { Some(value.clone()) },
@@ -217,15 +250,74 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: machine, workload, seed, steps)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps)")),
         }
         custom = true;
     }
     if custom {
         s.title = format!("{} / {} / seed {}", s.machine, s.workload.as_deref().unwrap_or("freshly booted"), s.seed);
+        // The built-in stage and play name PFNs of the default machine.
+        s.setup.clear();
+        s.play = None;
     }
     s.validate().map_err(|e| e.to_string())?;
     Ok(s)
+}
+
+/// The operations the UI offers, with the labels of their fields.
+pub const OPERATIONS: &[(&str, &[&str])] = &[
+    ("alloc_contig_range", &["start pfn", "end pfn", "cma (0/1)"]),
+    ("free_contig_range", &["pfn", "pages"]),
+    ("alloc_contig_pages", &["pages"]),
+    ("cma_alloc", &["pages", "align order"]),
+    ("cma_release", &["pfn", "pages"]),
+    ("virtio_mem_unplug", &["device", "subblocks"]),
+    ("virtio_mem_plug", &["device", "subblocks"]),
+    ("offline_pages", &["start pfn", "pages", "round budget"]),
+    ("online_pages", &["start pfn", "pages"]),
+    ("alloc_contig_range_v4", &["start pfn", "end pfn"]),
+    ("alloc_contig_pages_2010", &["hint pfn", "pages"]),
+    ("pin_first_lru_page", &["start pfn", "end pfn", "long-term (0/1)"]),
+    ("drain", &[]),
+];
+
+/// Builds an operation from its name and the text of its fields, with a
+/// message naming the field that is wrong.
+pub fn op_from_form(name: &str, fields: &[String]) -> Result<Op, String> {
+    let labels = OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l).ok_or_else(|| format!("unknown operation {name:?}"))?;
+    let num = |i: usize| -> Result<u64, String> {
+        let text = fields.get(i).map(String::as_str).unwrap_or("").trim();
+        parse_pfn(text).map_err(|_| format!("{}: a number such as 512 or 0x200, not {text:?}", labels[i]))
+    };
+    let flag = |i: usize| -> Result<bool, String> {
+        match fields.get(i).map(|s| s.trim()).unwrap_or("") {
+            "" | "0" | "no" | "false" => Ok(false),
+            "1" | "yes" | "true" => Ok(true),
+            t => Err(format!("{}: 0 or 1, not {t:?}", labels[i])),
+        }
+    };
+    let small = |i: usize, max: u64| -> Result<u64, String> {
+        let v = num(i)?;
+        if v > max {
+            return Err(format!("{}: at most {max}, not {v}", labels[i]));
+        }
+        Ok(v)
+    };
+    Ok(match name {
+        "alloc_contig_range" => Op::AllocContigRange { start: num(0)?, end: num(1)?, cma: flag(2)? },
+        "free_contig_range" => Op::FreeContigRange { pfn: num(0)?, nr: num(1)? },
+        "alloc_contig_pages" => Op::AllocContigPages { nr: num(0)? },
+        "cma_alloc" => Op::CmaAlloc { area: 0, count: num(0)?, align: small(1, 63)? as u8 },
+        "cma_release" => Op::CmaRelease { area: 0, pfn: num(0)?, count: num(1)? },
+        "virtio_mem_unplug" => Op::VirtioMemUnplug { device: small(0, 63)? as usize, subblocks: small(1, 1 << 20)? as usize },
+        "virtio_mem_plug" => Op::VirtioMemPlug { device: small(0, 63)? as usize, subblocks: small(1, 1 << 20)? as usize },
+        "offline_pages" => Op::OfflinePages { start: num(0)?, nr: num(1)?, budget: small(2, 10_000)? as u32 },
+        "online_pages" => Op::OnlinePages { start: num(0)?, nr: num(1)? },
+        "alloc_contig_range_v4" => Op::AllocContigRangeV4 { start: num(0)?, end: num(1)? },
+        "alloc_contig_pages_2010" => Op::AllocContigPages2010 { hint: num(0)?, nr: num(1)? },
+        "pin_first_lru_page" => Op::PinFirstIn { start: num(0)?, end: num(1)?, longterm: flag(2)? },
+        _ => Op::Drain,
+    })
 }
 
 /// Parses an order, with the allowed range in the message.
@@ -252,7 +344,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session::new(&Scenario { steps: 500, ..Scenario::default() }, 640, 400).unwrap()
+        Session::new(&Scenario { steps: 500, play: None, ..Scenario::default() }, 640, 400).unwrap()
     }
 
     #[test]
@@ -266,9 +358,9 @@ mod tests {
         let after = s.machine.page_words().to_vec();
         s.seek(None);
         let before = s.machine.page_words().to_vec();
-        assert_ne!(before, after);
+        assert!(before != after);
         s.step_by(1000);
-        assert_eq!(s.machine.page_words(), &after[..]);
+        assert!(s.machine.page_words() == &after[..]);
         s.step_by(-1);
         assert_eq!(s.player.as_ref().unwrap().cursor, Some(last - 1));
         // Every step's state is consistent.
@@ -287,7 +379,7 @@ mod tests {
         assert!(s.alloc_pages("GFP_NOPE", "0", "kernel").unwrap_err().contains("unknown GFP mask"));
         assert!(s.free_pages("zz", "0").unwrap_err().contains("a PFN is a number"));
         assert!(s.free_pages("0x0", "0").is_err());
-        assert_eq!(s.machine.page_words(), &words[..]);
+        assert!(s.machine.page_words() == &words[..]);
         assert!(s.player.is_none());
         assert!(s.error.is_some());
     }
@@ -297,13 +389,17 @@ mod tests {
         let sc = Scenario { steps: 5_000, ..Scenario::default() };
         let mut b = Session::start_build(&sc).unwrap();
         let mut chunks = 0;
-        while !b.advance() {
+        while !b.advance().unwrap() {
             chunks += 1;
             assert!(b.progress() < 1.0);
         }
         assert_eq!(chunks, 2);
         let whole = sc.build().unwrap();
-        assert_eq!(Session::from_build(b, 10, 10).machine.page_words(), whole.page_words());
+        let s = Session::from_build(b, 10, 10);
+        // The session opens before the play operation's first step: the
+        // state is the built one.
+        assert!(s.player.as_ref().is_some_and(|p| p.cursor.is_none() && !p.is_empty()));
+        assert!(s.machine.page_words() == whole.page_words(), "chunked build differs");
     }
 
     #[test]
@@ -315,6 +411,35 @@ mod tests {
         assert!(scenario_from_query("?machine=cray").unwrap_err().contains("unknown machine"));
         assert!(scenario_from_query("?colour=red").unwrap_err().contains("unknown URL parameter"));
         assert!(scenario_from_query("?steps=99999999999").is_err());
+        assert_eq!(scenario_from_query("?scenario=pinned"), Ok(Scenario::default_pinned()));
+        assert!(scenario_from_query("?scenario=nope").unwrap_err().contains("unknown scenario"));
+        assert!(scenario_from_query("?machine=teaching-16m").unwrap().play.is_none());
+    }
+
+    #[test]
+    fn operation_forms_parse_with_messages_naming_the_field() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(op_from_form("alloc_contig_range", &f(&["0x3400", "0x3600", "0"])), Ok(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }));
+        assert_eq!(op_from_form("cma_alloc", &f(&["512", "9"])), Ok(Op::CmaAlloc { area: 0, count: 512, align: 9 }));
+        assert!(op_from_form("alloc_contig_range", &f(&["x", "1"])).unwrap_err().starts_with("start pfn:"));
+        assert!(op_from_form("alloc_contig_range", &f(&["1", "2", "maybe"])).unwrap_err().starts_with("cma (0/1):"));
+        assert!(op_from_form("offline_pages", &f(&["0", "512", "99999"])).unwrap_err().contains("at most 10000"));
+        assert!(op_from_form("reboot", &[]).is_err());
+        assert_eq!(op_from_form("drain", &[]), Ok(Op::Drain));
+        // Every offered operation parses from plausible input.
+        for (name, labels) in OPERATIONS {
+            let fields: Vec<String> = labels.iter().map(|_| "1".to_string()).collect();
+            assert!(op_from_form(name, &fields).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_failing_operation_is_traced_and_reported() {
+        let mut s = session();
+        let err = s.run_op(&Op::AllocContigRange { start: 0x1000, end: 0x1200, cma: false }).unwrap_err();
+        assert!(err.contains("-EBUSY"), "reserved pages in the way: {err}");
+        assert_eq!(s.error.as_deref(), Some(err.as_str()));
+        assert!(s.player.as_ref().is_some_and(|p| !p.is_empty()));
     }
 
     #[test]
