@@ -12,6 +12,7 @@ use pfnscope_view::session::{scenario_from_query, Build, Session};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use crate::charts::{ChartData, Charts};
 use crate::controls::{operation_form, player, scenario_form};
 use crate::panels::{buddyinfo, help_overlay, legend, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
@@ -40,7 +41,7 @@ impl AppProps {
         let width = web_sys::window()
             .and_then(|w| w.inner_width().ok())
             .and_then(|v| v.as_f64())
-            .map_or(960, |w| ((w as u32).saturating_sub(500)).clamp(480, 1400));
+            .map_or(960, |w| ((w as u32).saturating_sub(560)).clamp(480, 1400));
         AppProps { scenario, url_error, width, height: 560 }
     }
 }
@@ -172,6 +173,9 @@ pub struct App {
     help: bool,
     pixels: Rc<Vec<u8>>,
     version: u64,
+    /// Free pages per order along the current trace (recomputed when the
+    /// trace changes, not on every step).
+    series: Rc<Vec<(usize, Vec<u64>)>>,
     /// Steps per second while playing.
     speed: u32,
     playing: Option<gloo::timers::callback::Interval>,
@@ -189,6 +193,25 @@ impl App {
                 });
             }
             Err(e) => self.notice = Some(Notice::Error(e)),
+        }
+    }
+
+    /// Recomputes the trace's chart series after a new trace.
+    fn new_trace(&mut self) {
+        if let Some(s) = &mut self.session {
+            self.series = Rc::new(pfnscope_view::charts::free_pages_along_trace(s, 60));
+        }
+    }
+
+    fn chart_data(&self, s: &Session) -> ChartData {
+        let (frag_zone, frag) = pfnscope_view::charts::fragmentation_index(&s.machine);
+        ChartData {
+            series: self.series.clone(),
+            cursor: s.player.as_ref().and_then(|p| p.cursor).map_or(0, |c| c + 1),
+            frag_zone,
+            frag,
+            history: Rc::new(s.history.clone()),
+            palette: s.palette(),
         }
     }
 
@@ -255,6 +278,7 @@ impl Component for App {
             help: false,
             pixels: Rc::new(Vec::new()),
             version: 0,
+            series: Rc::new(Vec::new()),
             speed: 8,
             playing: None,
             _keys: None,
@@ -299,6 +323,7 @@ impl Component for App {
                     if !matches!(self.notice, Some(Notice::Error(_))) {
                         self.notice = Some(Notice::Info(format!("loaded: {title}")));
                     }
+                    self.new_trace();
                     self.redraw();
                 } else {
                     ctx.link().send_future(async {
@@ -321,6 +346,7 @@ impl Component for App {
                 self.playing = None;
                 let r = pfnscope_view::session::op_from_form(&self.form.op_name, &self.form.op_args).and_then(|op| s.run_op(&op));
                 self.report(r);
+                self.new_trace();
                 self.redraw();
                 true
             }
@@ -377,6 +403,7 @@ impl Component for App {
                 let Some(s) = &mut self.session else { return false };
                 let r = s.alloc_pages(&self.form.gfp, &self.form.order, &self.form.kind);
                 self.report(r);
+                self.new_trace();
                 self.redraw();
                 true
             }
@@ -384,6 +411,7 @@ impl Component for App {
                 let Some(s) = &mut self.session else { return false };
                 let r = s.free_pages(&self.form.free_pfn, &self.form.free_order);
                 self.report(r);
+                self.new_trace();
                 self.redraw();
                 true
             }
@@ -518,6 +546,7 @@ impl Component for App {
                                 }
                             </div>
                             { legend(&s.palette(), s.machine.geometry().max_order) }
+                            <Charts data={self.chart_data(s)} />
                         } else {
                             <div class="placeholder">{ "booting the machine…" }</div>
                         }

@@ -7,6 +7,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod app;
+mod charts;
 mod controls;
 mod panels;
 mod pfn_map;
@@ -20,9 +21,10 @@ pub fn start() {
 }
 
 /// Logs panics to the console and shows them on the page: a user sees what
-/// broke and can reload, instead of a frozen screen.
+/// broke and can reload, instead of a frozen screen. Registered with Yew,
+/// which otherwise installs its own hook when the app is rendered.
 fn install_panic_overlay() {
-    std::panic::set_hook(Box::new(|info| {
+    yew::set_custom_panic_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
         if let (Ok(div), Some(body)) = (doc.create_element("div"), doc.body()) {

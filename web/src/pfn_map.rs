@@ -40,6 +40,7 @@ impl Component for PfnMap {
         let p = ctx.props();
         let on_hover = p.on_hover.clone();
         let on_leave = p.on_leave.clone();
+        let canvas = self.canvas.clone();
         html! {
             <canvas
                 id="pfn-map"
@@ -47,7 +48,7 @@ impl Component for PfnMap {
                 width={p.width.to_string()}
                 height={p.height.to_string()}
                 aria-label="Map of physical page frames: each cell is one page, colored by state; the strip above each row shows pageblock migratetypes"
-                onmousemove={Callback::from(move |e: MouseEvent| on_hover.emit((e.offset_x().max(0) as u32, e.offset_y().max(0) as u32)))}
+                onmousemove={Callback::from(move |e: MouseEvent| on_hover.emit(to_canvas(&canvas, e.offset_x(), e.offset_y())))}
                 onmouseleave={Callback::from(move |_: MouseEvent| on_leave.emit(()))}
             />
         }
@@ -58,10 +59,12 @@ impl Component for PfnMap {
         if first_render {
             // A non-passive listener, so the page does not scroll under the map.
             let on_wheel = ctx.props().on_wheel.clone();
+            let node = self.canvas.clone();
             self._wheel = Some(EventListener::new_with_options(&canvas, "wheel", EventListenerOptions::enable_prevent_default(), move |e| {
                 if let Some(w) = e.dyn_ref::<WheelEvent>() {
                     w.prevent_default();
-                    on_wheel.emit((w.offset_x().max(0) as u32, w.offset_y().max(0) as u32, w.delta_y(), w.ctrl_key() || w.meta_key()));
+                    let (x, y) = to_canvas(&node, w.offset_x(), w.offset_y());
+                    on_wheel.emit((x, y, w.delta_y(), w.ctrl_key() || w.meta_key()));
                 }
             }));
         }
@@ -81,4 +84,14 @@ impl Component for PfnMap {
             }
         }
     }
+}
+
+/// Mouse offsets are in CSS pixels; the canvas may be scaled to fit its
+/// pane, so convert them to canvas pixels.
+fn to_canvas(canvas: &NodeRef, x: i32, y: i32) -> (u32, u32) {
+    let Some(c) = canvas.cast::<HtmlCanvasElement>() else { return (0, 0) };
+    let (cw, ch) = (c.client_width().max(1) as f64, c.client_height().max(1) as f64);
+    let sx = c.width() as f64 / cw;
+    let sy = c.height() as f64 / ch;
+    ((x.max(0) as f64 * sx) as u32, (y.max(0) as f64 * sy) as u32)
 }

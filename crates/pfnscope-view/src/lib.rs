@@ -17,6 +17,7 @@
 //! assert_eq!(rgba.len(), 256 * 128 * 4);
 //! ```
 
+pub mod charts;
 pub mod inspect;
 pub mod palette;
 pub mod raster;

@@ -18,8 +18,10 @@ impl Rgba {
     pub fn css(self) -> String {
         format!("#{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2])
     }
-    /// Linear mix of two colors, `t` in 0..=256 (256 = all `other`).
+    /// Linear mix of two colors, `t` in 0..=256 (256 = all `other`;
+    /// larger values count as 256).
     pub fn mix(self, other: Rgba, t: u32) -> Rgba {
+        let t = t.min(256);
         let m = |a: u8, b: u8| ((a as u32 * (256 - t) + b as u32 * t) / 256) as u8;
         Rgba([m(self.0[0], other.0[0]), m(self.0[1], other.0[1]), m(self.0[2], other.0[2]), 255])
     }
@@ -218,5 +220,6 @@ mod tests {
         assert_eq!(p.category(Category::Free(0), 10), p.free_low);
         assert_eq!(p.category(Category::Free(10), 10), p.free_high);
         assert_eq!(Rgba::rgb(1, 2, 255).css(), "#0102ff");
+        assert_eq!(p.free_low.mix(p.free_high, 10_000), p.free_high, "weights above 256 saturate");
     }
 }

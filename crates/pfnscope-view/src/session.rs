@@ -75,6 +75,8 @@ pub struct Session {
     pub player: Option<Player>,
     /// The last error, shown until the next successful action.
     pub error: Option<String>,
+    /// What each operation run in this session cost, oldest first.
+    pub history: Vec<crate::charts::OpCost>,
 }
 
 impl Session {
@@ -91,7 +93,7 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new() };
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
@@ -145,7 +147,16 @@ impl Session {
     fn record(&mut self, title: String, op: impl FnOnce(&mut Machine) -> Result<String, String>) -> Result<String, String> {
         // Recording truncates any undone part of the journal: the new
         // operation starts from the state on screen.
-        let (result, trace) = self.machine.record(title, op);
+        let before = crate::charts::cost_counters(&self.machine);
+        let (result, trace) = self.machine.record(title.clone(), op);
+        let after = crate::charts::cost_counters(&self.machine);
+        self.history.push(crate::charts::OpCost {
+            title,
+            ok: result.is_ok(),
+            migrated: after[0] - before[0],
+            migrate_failed: after[1] - before[1],
+            isolate_failed: after[2] - before[2],
+        });
         let cursor = trace.steps.len().checked_sub(1);
         if let Some(i) = cursor {
             self.viewport = self.viewport.reveal(trace.steps[i].range.map_or(0, |r| r.start));
