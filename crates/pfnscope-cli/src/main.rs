@@ -4,12 +4,16 @@
 //! pfnscope presets
 //! pfnscope show --machine teaching-64m --workload desktop --seed 42 --steps 12000 --format buddyinfo
 //! pfnscope show --scenario my.json --format pagetypeinfo
+//! sudo pfnscope capture -o this-machine.pfns
+//! pfnscope capture --from copied-proc-files/ -o server.pfns
+//! pfnscope import server.pfns --json
 //! ```
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pfnscope_core::{Machine, MachineSpec, Scenario, WorkloadSpec};
+use pfnscope_import::Snapshot;
 
 #[derive(Parser)]
 #[command(name = "pfnscope", version, about = "Watch the Linux page allocator work: a Linux 6.12 physical memory simulator")]
@@ -37,6 +41,23 @@ enum Command {
         steps: u64,
         #[arg(long, value_enum, default_value_t = Format::Summary)]
         format: Format,
+    },
+    /// Write a snapshot of this machine's memory (as root), or of /proc
+    /// copies saved in a folder (buddyinfo, pagetypeinfo, zoneinfo, and
+    /// kpageflags raw or as kpageflags.zst / kpageflags.gz).
+    Capture {
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Read the files from this folder instead of /proc.
+        #[arg(long)]
+        from: Option<std::path::PathBuf>,
+    },
+    /// Reconstruct a machine from a snapshot and describe it.
+    Import {
+        file: std::path::PathBuf,
+        /// Print JSON: `zones[]` with `name` and `free_blocks_per_order`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -85,7 +106,108 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", render(&m, format));
             Ok(())
         }
+        Command::Capture { output, from } => {
+            let snap = match from {
+                Some(dir) => Snapshot::from_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?,
+                None => capture_proc()?,
+            };
+            let bytes = snap.to_bytes();
+            std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+            let pfns = snap.kpageflags.as_ref().map_or(0, |k| k.1.len());
+            eprintln!("pfnscope: wrote {} ({} bytes; kpageflags for {pfns} PFNs)", output.display(), bytes.len());
+            Ok(())
+        }
+        Command::Import { file, json } => {
+            let name = file.display().to_string();
+            let bytes = std::fs::read(&file).map_err(|e| format!("{name}: {e}"))?;
+            let snap = Snapshot::from_bytes(&name, &bytes).map_err(|e| e.to_string())?;
+            let imported = pfnscope_import::reconstruct(&snap).map_err(|e| format!("{name}: {e}"))?;
+            if let Err(v) = imported.machine.check_invariants() {
+                return Err(format!("{name}: the reconstructed machine is inconsistent: {v}"));
+            }
+            print!("{}", describe_import(&imported, json));
+            Ok(())
+        }
     }
+}
+
+/// Reads this machine's /proc files; kpageflags only for the PFNs of the
+/// populated zones, in 8-byte-aligned reads as the file requires.
+fn capture_proc() -> Result<Snapshot, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    let buddyinfo = read("/proc/buddyinfo")?;
+    let pagetypeinfo = read("/proc/pagetypeinfo").ok();
+    let zoneinfo = read("/proc/zoneinfo")?;
+    let zones = pfnscope_import::procfs::parse_zoneinfo(&zoneinfo).map_err(|e| e.to_string())?;
+    let first = zones.iter().map(|z| z.start_pfn).min().unwrap_or(0);
+    let end = zones.iter().map(|z| z.start_pfn + z.spanned).max().unwrap_or(0);
+    let mut f = std::fs::File::open("/proc/kpageflags").map_err(|e| format!("/proc/kpageflags: {e} (capture needs root)"))?;
+    f.seek(SeekFrom::Start(first * 8)).map_err(|e| format!("/proc/kpageflags: {e}"))?;
+    let mut flags = Vec::with_capacity((end - first) as usize);
+    let mut buf = vec![0u8; 8 << 16];
+    while (flags.len() as u64) < end - first {
+        let want = (((end - first) as usize - flags.len()) * 8).min(buf.len());
+        let n = f.read(&mut buf[..want]).map_err(|e| format!("/proc/kpageflags: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        flags.extend(buf[..n - n % 8].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes"))));
+    }
+    Ok(Snapshot { buddyinfo, pagetypeinfo, zoneinfo: Some(zoneinfo), kpageflags: Some((first, flags)) })
+}
+
+fn describe_import(imp: &pfnscope_import::Imported, json: bool) -> String {
+    let m = &imp.machine;
+    let kinds = |zi: usize| {
+        let z = &m.zones()[zi];
+        let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
+        for p in z.span.start..z.span.end {
+            let k = match m.page(p).as_in_use() {
+                Some(u) => u.kind.label(),
+                None if m.is_free(p) => "free",
+                None => "hole",
+            };
+            *counts.entry(k).or_default() += 1;
+        }
+        counts
+    };
+    if json {
+        let zones: Vec<_> = m
+            .zones()
+            .iter()
+            .enumerate()
+            .map(|(zi, z)| {
+                serde_json::json!({
+                    "name": z.name(),
+                    "start_pfn": z.span.start,
+                    "spanned": z.span.len(),
+                    "free_blocks_per_order": (0..=m.geometry().max_order).map(|o| m.nr_free(zi, o)).collect::<Vec<_>>(),
+                    "pageblocks_per_type": pfnscope_core::MigrateType::ALL.iter().map(|mt| (mt.proc_name().to_string(), serde_json::json!(m.pageblock_counts(zi)[mt.index()]))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                    "page_kinds": kinds(zi),
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&serde_json::json!({ "synthesized": imp.synthesized, "notes": imp.notes, "zones": zones })).expect("json") + "\n";
+    }
+    let mut out = String::new();
+    if imp.synthesized {
+        out += "SYNTHESIZED: no kpageflags; the layout below is made up to match the counts\n";
+    }
+    for (zi, z) in m.zones().iter().enumerate() {
+        out += &format!("zone {:<8} start PFN {:#x}, spans {} pages\n", z.name(), z.span.start, z.span.len());
+        out += &format!("  free blocks per order: {:?}\n", (0..=m.geometry().max_order).map(|o| m.nr_free(zi, o)).collect::<Vec<_>>());
+        let pb = m.pageblock_counts(zi);
+        out += &format!(
+            "  pageblocks: {}\n",
+            pfnscope_core::MigrateType::ALL.iter().map(|mt| format!("{} {}", mt.proc_name(), pb[mt.index()])).collect::<Vec<_>>().join(", ")
+        );
+        out += &format!("  pages: {}\n", kinds(zi).iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "));
+    }
+    for n in &imp.notes {
+        out += &format!("note: {n}\n");
+    }
+    out
 }
 
 fn render(m: &Machine, format: Format) -> String {

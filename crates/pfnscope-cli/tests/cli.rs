@@ -38,3 +38,36 @@ fn bad_input_is_a_clear_error() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/scenario.json"), "{err}");
 }
+
+#[test]
+fn capture_from_a_folder_then_import_as_json() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real-x86-64-linux-6.18");
+    let out = std::env::temp_dir().join(format!("pfnscope-cli-test-{}.pfns", std::process::id()));
+    let out_s = out.to_str().unwrap();
+    let (ok, _, err) = pfnscope(&["capture", "--from", fixture, "-o", out_s]);
+    assert!(ok, "{err}");
+    let (ok, json, err) = pfnscope(&["import", out_s, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let dma = v["zones"].as_array().unwrap().iter().find(|z| z["name"] == "DMA").unwrap();
+    let buddyinfo = std::fs::read_to_string(format!("{fixture}/buddyinfo")).unwrap();
+    let want: Vec<u64> = buddyinfo.lines().next().unwrap().split_whitespace().skip(4).map(|n| n.parse().unwrap()).collect();
+    let got: Vec<u64> = dma["free_blocks_per_order"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(got, want);
+    assert_eq!(v["synthesized"], false);
+    let (ok, text, _) = pfnscope(&["import", out_s]);
+    assert!(ok && text.contains("zone DMA32"));
+    std::fs::remove_file(&out).ok();
+}
+
+#[test]
+fn importing_a_bad_file_names_it() {
+    let bad = std::env::temp_dir().join(format!("pfnscope-bad-{}.pfns", std::process::id()));
+    std::fs::write(&bad, b"this is not a snapshot").unwrap();
+    let (ok, _, err) = pfnscope(&["import", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains(bad.to_str().unwrap()) && err.contains("not a gzip"), "{err}");
+    let (ok, _, err) = pfnscope(&["capture", "--from", "/nonexistent-dir", "-o", "/tmp/x.pfns"]);
+    assert!(!ok && err.contains("buddyinfo"), "{err}");
+    std::fs::remove_file(&bad).ok();
+}

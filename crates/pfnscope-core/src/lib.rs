@@ -57,7 +57,7 @@ pub use contig::{ContigError, ContigStats};
 pub use isolation::IsolFlags;
 pub use error::{Errno, Error, Result};
 pub use cma::CmaArea;
-pub use geometry::{CmaSpec, VirtioMemSpec, Geometry, MachineSpec, PfnRange, ZoneSpec, ZoneType};
+pub use geometry::{Arch, CmaSpec, VirtioMemSpec, Geometry, MachineSpec, PfnRange, ZoneSpec, ZoneType};
 pub use invariants::Violation;
 pub use machine::{Machine, VmEvent};
 pub use migratetype::MigrateType;

@@ -74,6 +74,64 @@ impl Machine {
     /// the buddy allocator in the largest aligned blocks that fit
     /// (`__free_pages_memory`), to the tail of the lists (`FPI_TO_TAIL`).
     pub fn new(spec: MachineSpec) -> Result<Machine> {
+        let mut m = Machine::empty(spec)?;
+        for zi in 0..m.zones.len() {
+            m.boot_zone(zi);
+        }
+        Ok(m)
+    }
+
+    /// A machine laid out page by page, as an import reconstructs it: the
+    /// pageblock types, then each PFN of each zone as `page(pfn)` says, and
+    /// the free runs split into the largest aligned blocks, put on their
+    /// lists without merging (the snapshot already shows the kernel's
+    /// merges). Free runs longer than a pageblock take the first
+    /// pageblock's type throughout, as the kernel's lists require.
+    pub fn from_layout(spec: MachineSpec, block_type: impl Fn(u64) -> MigrateType, page: impl Fn(u64) -> Option<InUse>, is_free: impl Fn(u64) -> bool) -> Result<Machine> {
+        let mut m = Machine::empty(spec)?;
+        let nr = m.geo.pageblock_nr_pages();
+        for b in 0..m.store.nr_blocks() {
+            let pfn = m.base_pfn + b as u64 * nr;
+            if m.zone_of(pfn).is_some() || m.zone_of(pfn + nr - 1).is_some() {
+                m.set_pageblock_migratetype(pfn, block_type(pfn));
+            }
+        }
+        for zi in 0..m.zones.len() {
+            let span = m.zones[zi].span;
+            let mut pfn = span.start;
+            while pfn < span.end {
+                if is_free(pfn) {
+                    let run_end = (pfn..span.end).find(|&p| !is_free(p)).unwrap_or(span.end);
+                    let mut start = pfn;
+                    while start < run_end {
+                        let mut order = (start.trailing_zeros() as u8).min(m.geo.max_order);
+                        while start + (1 << order) > run_end {
+                            order -= 1;
+                        }
+                        let mt = m.get_pageblock_migratetype(start);
+                        if order > m.geo.pageblock_order {
+                            m.change_pageblock_range(start, order, mt);
+                        }
+                        for t in start + 1..start + (1 << order) {
+                            m.set_page(t, PageWord::FREE_TAIL);
+                        }
+                        m.add_to_free_list(start, zi, order, mt, true);
+                        start += 1 << order;
+                    }
+                    pfn = run_end;
+                } else {
+                    let w = page(pfn).map_or(PageWord::HOLE, PageWord::in_use);
+                    m.set_page(pfn, w);
+                    pfn += 1;
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// The arrays, lists and zones of a machine with every page a hole and
+    /// every pageblock MOVABLE (CMA areas CMA): what boot starts from.
+    fn empty(spec: MachineSpec) -> Result<Machine> {
         validate(&spec)?;
         let geo = spec.geometry;
         let span = spec.span();
@@ -149,9 +207,6 @@ impl Machine {
             for p in (c.base_pfn..c.base_pfn + c.count).step_by(nr as usize) {
                 m.set_pageblock_migratetype(p, MigrateType::Cma);
             }
-        }
-        for zi in 0..m.zones.len() {
-            m.boot_zone(zi);
         }
         Ok(m)
     }
