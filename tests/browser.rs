@@ -192,3 +192,34 @@ async fn one_click_away_a_pinned_page_makes_the_same_grab_fail() {
     assert!(step.contains("alloc_contig_range failed") && step.contains("-EBUSY"), "{step}");
     assert!(root.query_selector(".step.failure").unwrap().is_some());
 }
+
+fn type_into_textarea(root: &Element, sel: &str, text: &str) {
+    let area: web_sys::HtmlTextAreaElement = find(root, sel);
+    area.set_value(text);
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    area.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn pasted_buddyinfo_imports_a_synthesized_machine_that_operations_work_on() {
+    let root = mount(props(None)).await;
+    type_into_textarea(&root, "#paste", "Node 0, zone   Normal     7      3      2      0      0      0      0      0      0      1      9\n");
+    sleep(20).await;
+    click(&root, "#import-paste");
+    sleep(150).await;
+    assert!(text(&root, ".map-toolbar .title").starts_with("imported: pasted buddyinfo"), "{}", text(&root, ".notice"));
+    let row = text(&root, "#buddyinfo tbody tr");
+    assert!(row.starts_with("Normal") && row.ends_with("19"), "buddyinfo follows the paste: {row}");
+    // Operations work on it.
+    click(&root, "#run-alloc");
+    sleep(60).await;
+    assert!(text(&root, "#step-pos").contains(" / "));
+    // Garbage is refused and the machine kept.
+    type_into_textarea(&root, "#paste", "this is not buddyinfo");
+    sleep(20).await;
+    click(&root, "#import-paste");
+    sleep(150).await;
+    assert!(text(&root, ".notice.error").contains("buddyinfo"));
+    assert!(text(&root, ".map-toolbar .title").starts_with("imported: pasted buddyinfo"));
+}

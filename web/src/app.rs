@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::charts::{ChartData, Charts};
-use crate::controls::{operation_form, player, scenario_form};
+use crate::controls::{import_panel, operation_form, player, scenario_form};
 use crate::panels::{buddyinfo, help_overlay, legend, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
 
@@ -58,6 +58,8 @@ pub enum Field {
     Kind,
     FreePfn,
     FreeOrder,
+    /// Pasted /proc/buddyinfo text.
+    Paste,
     /// The chosen operation of the generic form.
     OpName,
     /// One of the generic form's fields.
@@ -78,6 +80,7 @@ pub struct Form {
     pub free_order: String,
     pub op_name: String,
     pub op_args: [String; 3],
+    pub paste: String,
 }
 
 impl Form {
@@ -94,6 +97,7 @@ impl Form {
             free_order: "0".into(),
             op_name: "alloc_contig_range".into(),
             op_args: ["0x3400".into(), "0x3600".into(), "0".into()],
+            paste: String::new(),
         }
     }
 
@@ -109,6 +113,7 @@ impl Form {
             Field::FreePfn => self.free_pfn = v,
             Field::FreeOrder => self.free_order = v,
             Field::OpName => self.op_name = v,
+            Field::Paste => self.paste = v,
             Field::OpArg(i) => {
                 if let Some(slot) = self.op_args.get_mut(i) {
                     *slot = v;
@@ -132,6 +137,15 @@ pub enum Notice {
 }
 
 pub enum Msg {
+    /// A file was chosen or dropped: read it.
+    ImportFile(web_sys::File),
+    /// Bytes to import, with their source's name (after a tick, so the
+    /// progress notice shows first).
+    ImportBytes(String, Vec<u8>),
+    ImportNow,
+    ImportFailed(String),
+    /// Import the pasted text.
+    ImportPaste,
     BuildChunk,
     LoadScenario,
     LoadBuiltin(&'static str),
@@ -179,6 +193,10 @@ pub struct App {
     /// Steps per second while playing.
     speed: u32,
     playing: Option<gloo::timers::callback::Interval>,
+    /// A file being read, kept alive until it is.
+    reader: Option<gloo::file::callbacks::FileReader>,
+    /// Bytes waiting to be imported on the next tick.
+    pending_import: Option<(String, Vec<u8>)>,
     _keys: Option<EventListener>,
 }
 
@@ -281,6 +299,8 @@ impl Component for App {
             series: Rc::new(Vec::new()),
             speed: 8,
             playing: None,
+            reader: None,
+            pending_import: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -331,6 +351,55 @@ impl Component for App {
                         Msg::BuildChunk
                     });
                 }
+                true
+            }
+            Msg::ImportFile(file) => {
+                let name = file.name();
+                let link = ctx.link().clone();
+                let n = name.clone();
+                self.notice = Some(Notice::Info(format!("reading {name}…")));
+                self.reader = Some(gloo::file::callbacks::read_as_bytes(&gloo::file::File::from(file), move |r| match r {
+                    Ok(bytes) => link.send_message(Msg::ImportBytes(n, bytes)),
+                    Err(e) => link.send_message(Msg::ImportFailed(format!("{n}: {e}"))),
+                }));
+                true
+            }
+            Msg::ImportBytes(name, bytes) => {
+                self.reader = None;
+                self.playing = None;
+                self.notice = Some(Notice::Info(format!("importing {name} ({} KB)…", bytes.len() / 1024)));
+                self.pending_import = Some((name, bytes));
+                ctx.link().send_future(async {
+                    yew::platform::time::sleep(Duration::from_millis(30)).await;
+                    Msg::ImportNow
+                });
+                true
+            }
+            Msg::ImportNow => {
+                let Some((name, bytes)) = self.pending_import.take() else { return false };
+                match pfnscope_view::session::import_bytes(&name, &bytes) {
+                    Ok(imported) => {
+                        let notes = imported.notes.join("; ");
+                        match &mut self.session {
+                            Some(s) => s.replace_with_import(imported, &name),
+                            None => self.session = Some(Session::from_import(imported, &name, ctx.props().width, ctx.props().height)),
+                        }
+                        self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
+                        self.series = Rc::new(Vec::new());
+                        self.redraw();
+                    }
+                    Err(e) => self.notice = Some(Notice::Error(e)),
+                }
+                true
+            }
+            Msg::ImportPaste => {
+                let bytes = self.form.paste.clone().into_bytes();
+                ctx.link().send_message(Msg::ImportBytes("pasted buddyinfo".into(), bytes));
+                false
+            }
+            Msg::ImportFailed(e) => {
+                self.reader = None;
+                self.notice = Some(Notice::Error(e));
                 true
             }
             Msg::LoadBuiltin(name) => {
@@ -525,7 +594,12 @@ impl Component for App {
                                 <button onclick={link.callback(|_| Msg::Zoom(1, None))} title="Zoom in (+)">{ "+" }</button>
                                 <button onclick={link.callback(|_| Msg::Fit)} title="Whole machine (0)">{ "fit" }</button>
                             </div>
-                            <div class="map-wrap">
+                            <div class="map-wrap"
+                                ondragover={Callback::from(|e: DragEvent| e.prevent_default())}
+                                ondrop={link.batch_callback(|e: DragEvent| {
+                                    e.prevent_default();
+                                    e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(Msg::ImportFile)
+                                })}>
                                 <PfnMap
                                     width={s.viewport.width}
                                     height={s.viewport.height}
@@ -557,6 +631,7 @@ impl Component for App {
                             { operation_form(&self.form, s, link) }
                             { buddyinfo(s) }
                             { zone_summary(s) }
+                            { import_panel(&self.form, link) }
                         }
                     </aside>
                 </main>

@@ -171,3 +171,25 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
         </section>
     }
 }
+
+/// Import a real machine: a snapshot file (chosen or dropped on the map)
+/// or pasted /proc/buddyinfo text.
+pub fn import_panel(form: &Form, link: &Scope<App>) -> Html {
+    let text = form.paste.clone();
+    html! {
+        <section class="panel import">
+            <h2 title="From `pfnscope capture` or copies of /proc files">{ "Import a real machine" }</h2>
+            <label class="file">{ "snapshot file " }
+                <input id="import-file" type="file" accept=".pfns,.gz,application/gzip"
+                    onchange={link.batch_callback(|e: Event| {
+                        let input = e.target_unchecked_into::<HtmlInputElement>();
+                        input.files().and_then(|f| f.get(0)).map(Msg::ImportFile)
+                    })} />
+            </label>
+            <p class="hint">{ "…or drop it on the map. Make one with " }<code>{ "sudo pfnscope capture -o m.pfns" }</code>{ "." }</p>
+            <textarea id="paste" rows="3" placeholder="or paste /proc/buddyinfo here" value={text}
+                oninput={link.callback(|e: InputEvent| Msg::Field(Field::Paste, e.target_unchecked_into::<web_sys::HtmlTextAreaElement>().value()))} />
+            <button id="import-paste" onclick={link.callback(|_| Msg::ImportPaste)}>{ "import pasted text" }</button>
+        </section>
+    }
+}

@@ -121,6 +121,25 @@ impl Session {
         })
     }
 
+    /// A session over an imported machine, titled after its source.
+    pub fn from_import(imported: pfnscope_import::Imported, source: &str, width: u32, height: u32) -> Session {
+        let mut machine = imported.machine;
+        machine.set_journaling(false);
+        let viewport = Viewport::fit(machine.pfn_span(), width, height);
+        let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
+        // The scenario only names the session; an import has no recipe.
+        let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, setup: vec![], play: None };
+        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new() }
+    }
+
+    /// Replaces this session's machine with an import, keeping the theme
+    /// and canvas size.
+    pub fn replace_with_import(&mut self, imported: pfnscope_import::Imported, source: &str) {
+        let theme = self.theme;
+        *self = Session::from_import(imported, source, self.viewport.width, self.viewport.height);
+        self.theme = theme;
+    }
+
     /// Replaces the machine with a finished build, keeping view settings.
     pub fn replace(&mut self, build: Build) {
         let theme = self.theme;
@@ -331,6 +350,21 @@ pub fn op_from_form(name: &str, fields: &[String]) -> Result<Op, String> {
     })
 }
 
+/// Reads an import: a snapshot file (gzip) or pasted `/proc/buddyinfo`
+/// text, which gives a synthesized layout. Returns the machine and what the
+/// import had to make up.
+pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<pfnscope_import::Imported, String> {
+    let snap = if bytes.starts_with(&[0x1f, 0x8b]) {
+        pfnscope_import::Snapshot::from_bytes(name, bytes).map_err(|e| e.to_string())?
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: neither a snapshot file nor text"))?;
+        pfnscope_import::Snapshot { buddyinfo: text.to_string(), ..Default::default() }
+    };
+    let imported = pfnscope_import::reconstruct(&snap).map_err(|e| e.to_string())?;
+    imported.machine.check_invariants().map_err(|v| format!("{name}: the reconstructed machine is inconsistent: {v}"))?;
+    Ok(imported)
+}
+
 /// Parses an order, with the allowed range in the message.
 pub fn parse_order(text: &str, max: u8) -> Result<u8, String> {
     let text = text.trim();
@@ -451,6 +485,20 @@ mod tests {
         assert!(err.contains("-EBUSY"), "reserved pages in the way: {err}");
         assert_eq!(s.error.as_deref(), Some(err.as_str()));
         assert!(s.player.as_ref().is_some_and(|p| !p.is_empty()));
+    }
+
+    #[test]
+    fn imports_take_snapshots_or_pasted_buddyinfo_and_refuse_garbage() {
+        let text = b"Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3\nNode 0, zone   Normal   12   4    1    0    0    0    0    0    0    1   20\n";
+        let imp = import_bytes("pasted", text).unwrap();
+        assert!(imp.synthesized);
+        let s = Session::from_import(imp, "pasted", 320, 200);
+        assert!(s.scenario.title.contains("synthesized"));
+        let normal = s.machine.zone_index(pfnscope_core::ZoneType::Normal).unwrap();
+        assert_eq!(s.machine.nr_free(normal, 10), 20);
+        assert!(import_bytes("x", b"\x1f\x8bnot really gzip").unwrap_err().contains("x"));
+        assert!(import_bytes("y", b"hello world").unwrap_err().contains("buddyinfo"));
+        assert!(import_bytes("z", &[0xff, 0xfe, 0x00]).is_err());
     }
 
     #[test]
