@@ -52,6 +52,16 @@ enum Command {
         #[arg(long)]
         from: Option<std::path::PathBuf>,
     },
+    /// Replay ftrace text of kmem:mm_page_alloc / mm_page_free /
+    /// mm_page_alloc_extfrag onto a machine (a preset, or a snapshot).
+    Replay {
+        trace: std::path::PathBuf,
+        #[arg(long, default_value = "teaching-64m")]
+        machine: String,
+        /// Start from this snapshot instead of a preset.
+        #[arg(long)]
+        snapshot: Option<std::path::PathBuf>,
+    },
     /// Reconstruct a machine from a snapshot and describe it.
     Import {
         file: std::path::PathBuf,
@@ -115,6 +125,36 @@ fn run(cli: Cli) -> Result<(), String> {
             std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
             let pfns = snap.kpageflags.as_ref().map_or(0, |k| k.1.len());
             eprintln!("pfnscope: wrote {} ({} bytes; kpageflags for {pfns} PFNs)", output.display(), bytes.len());
+            Ok(())
+        }
+        Command::Replay { trace, machine, snapshot } => {
+            let name = trace.display().to_string();
+            let text = std::fs::read_to_string(&trace).map_err(|e| format!("{name}: {e}"))?;
+            let events = pfnscope_import::ftrace::parse(&name, &text).map_err(|e| e.to_string())?;
+            let mut m = match snapshot {
+                Some(p) => {
+                    let n = p.display().to_string();
+                    let bytes = std::fs::read(&p).map_err(|e| format!("{n}: {e}"))?;
+                    let snap = Snapshot::from_bytes(&n, &bytes).map_err(|e| e.to_string())?;
+                    pfnscope_import::reconstruct(&snap).map_err(|e| format!("{n}: {e}"))?.machine
+                }
+                None => Machine::new(MachineSpec::preset(&machine).ok_or_else(|| format!("unknown machine {machine:?}"))?).map_err(|e| e.to_string())?,
+            };
+            let r = pfnscope_import::ftrace::replay(&mut m, &events);
+            println!(
+                "{} events ({} other lines skipped): {} allocations and {} frees applied, {} diverged; {} extfrag fallbacks ({} claimed the pageblock)",
+                events.events.len(),
+                events.skipped,
+                r.allocs,
+                r.frees,
+                r.diverged.len(),
+                r.extfrag,
+                r.claimed
+            );
+            for (line, why) in r.diverged.iter().take(5) {
+                println!("  line {line}: {why}");
+            }
+            print!("{}", m.buddyinfo());
             Ok(())
         }
         Command::Import { file, json } => {

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod error;
+pub mod ftrace;
 pub mod kpageflags;
 pub mod procfs;
 pub mod reconstruct;

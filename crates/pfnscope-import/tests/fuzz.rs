@@ -40,6 +40,27 @@ proptest! {
     }
 
     #[test]
+    fn ftrace_text_never_panics(lines in prop::collection::vec(prop_oneof![
+        Just("mm_page_alloc:".to_string()),
+        Just("mm_page_free:".to_string()),
+        Just("mm_page_alloc_extfrag:".to_string()),
+        "pfn=(0x)?[0-9a-f]{0,8}",
+        "order=[0-9]{0,4}",
+        "migratetype=[0-9]{0,3}",
+        "[ -~]{0,12}",
+    ], 0..30)) {
+        let text = lines.join(" ").replace("mm_page", "\nmm_page");
+        match pfnscope_import::ftrace::parse("trace", &text) {
+            Ok(t) => {
+                let mut m = pfnscope_core::Machine::new(pfnscope_core::MachineSpec::teaching_16m()).unwrap();
+                pfnscope_import::ftrace::replay(&mut m, &t);
+                prop_assert!(m.check_quiescent().is_ok());
+            }
+            Err(e) => prop_assert_eq!(e.file, "trace"),
+        }
+    }
+
+    #[test]
     fn snapshot_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), cut in 0usize..400) {
         let _ = Snapshot::from_bytes("fuzz", &bytes);
         // A valid snapshot cut anywhere is an error, never a partial load.
