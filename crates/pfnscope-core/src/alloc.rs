@@ -369,10 +369,11 @@ impl Machine {
         Ok(freed)
     }
 
-    /// Allocates exactly `[pfn, pfn + 2^order)` as `kind` if it is free
-    /// buddy memory: the free block holding it is split around it the way
-    /// `break_down_buddy_pages()` does for `take_page_off_buddy()`. Used to
-    /// build scenarios ("a pinned page here").
+    /// Allocates exactly `[pfn, pfn + 2^order)` as `kind` if it is free:
+    /// a block of that order on a per-cpu list is taken from it, as
+    /// `rmqueue_pcplist()` would; buddy memory is split around the block the
+    /// way `break_down_buddy_pages()` does for `take_page_off_buddy()`. Used
+    /// to build scenarios ("a pinned page here") and to replay traces.
     pub fn alloc_pages_at(&mut self, pfn: u64, order: u8, kind: PageKind) -> Result<()> {
         if order > self.geo.max_order {
             return Err(Error::OrderTooLarge { order, max: self.geo.max_order });
@@ -380,6 +381,15 @@ impl Machine {
         let zi = self.check_pfn(pfn)?;
         if pfn & ((1 << order) - 1) != 0 {
             return Err(Error::Misaligned { pfn, order });
+        }
+        // A block of exactly this order on a per-cpu list: the kernel hands
+        // such pages out first (rmqueue_pcplist).
+        if self.page(pfn).tag() == Tag::Pcp && self.page(pfn).order() == order {
+            if let Some((cpu, _)) = self.pcp_holder(zi, pfn) {
+                self.pcp_pop(zi, cpu, pfn, order);
+                self.prep_new_page(pfn, order, kind);
+                return Ok(());
+            }
         }
         let (mut head, horder) = match self.free_block_at(pfn) {
             Some((h, o)) if self.page(h).is_buddy() && o >= order => (h, o),

@@ -54,7 +54,15 @@ impl Machine {
         self.add_zone_counter(zi, ZoneCounter::PcpCount(cpu), 1 << order);
     }
 
-    fn pcp_pop(&mut self, zi: usize, cpu: u8, pfn: u64, order: u8) {
+    /// The CPU and list index whose per-cpu list holds `pfn`.
+    pub(crate) fn pcp_holder(&self, zi: usize, pfn: u64) -> Option<(u8, usize)> {
+        (0..self.spec.nr_cpus).find_map(|cpu| {
+            (0..NR_PCP_LISTS).find(|&pi| self.pcp_list_pfns(zi, cpu, pi).contains(&pfn)).map(|pi| (cpu, pi))
+        })
+    }
+
+    /// Takes one block off a per-cpu list; it is then in flight.
+    pub(crate) fn pcp_pop(&mut self, zi: usize, cpu: u8, pfn: u64, order: u8) {
         let node = self.page_node(pfn);
         self.list_del(node);
         self.set_page(pfn, PageWord::taken(order));
