@@ -14,7 +14,7 @@ use yew::prelude::*;
 
 use crate::charts::{ChartData, Charts};
 use crate::controls::{import_panel, operation_form, player, scenario_form};
-use crate::panels::{buddyinfo, help_overlay, legend, tooltip, zone_summary};
+use crate::panels::{buddyinfo, help_overlay, legend, pagetypeinfo, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
 
 /// What the app starts with.
@@ -162,6 +162,8 @@ pub enum Msg {
     Zoom(i32, Option<(u32, u32)>),
     Fit,
     Scroll(i64),
+    /// Centre the map on a PFN (a minimap click).
+    JumpTo(u64),
     Hover(u32, u32),
     Leave,
     ToggleTheme,
@@ -187,6 +189,8 @@ pub struct App {
     help: bool,
     pixels: Rc<Vec<u8>>,
     version: u64,
+    /// The minimap's view and pixels, redrawn only when the state changes.
+    minimap: Option<(pfnscope_view::viewport::Viewport, Rc<Vec<u8>>)>,
     /// Free pages per order along the current trace (recomputed when the
     /// trace changes, not on every step).
     series: Rc<Vec<(usize, Vec<u64>)>>,
@@ -239,6 +243,15 @@ impl App {
             self.pixels = Rc::new(s.render());
             self.version += 1;
         }
+    }
+
+    /// Recomputes the map and the minimap after the state changed.
+    fn redraw_all(&mut self) {
+        if let Some(s) = &self.session {
+            let (v, px) = s.minimap(MINIMAP_W, MINIMAP_H);
+            self.minimap = Some((v, Rc::new(px)));
+        }
+        self.redraw();
     }
 
     fn report(&mut self, r: Result<String, String>) {
@@ -296,6 +309,7 @@ impl Component for App {
             help: false,
             pixels: Rc::new(Vec::new()),
             version: 0,
+            minimap: None,
             series: Rc::new(Vec::new()),
             speed: 8,
             playing: None,
@@ -344,7 +358,7 @@ impl Component for App {
                         self.notice = Some(Notice::Info(format!("loaded: {title}")));
                     }
                     self.new_trace();
-                    self.redraw();
+                    self.redraw_all();
                 } else {
                     ctx.link().send_future(async {
                         yew::platform::time::sleep(Duration::from_millis(0)).await;
@@ -386,7 +400,7 @@ impl Component for App {
                         }
                         self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
                         self.series = Rc::new(Vec::new());
-                        self.redraw();
+                        self.redraw_all();
                     }
                     Err(e) => self.notice = Some(Notice::Error(e)),
                 }
@@ -416,7 +430,7 @@ impl Component for App {
                 let r = pfnscope_view::session::op_from_form(&self.form.op_name, &self.form.op_args).and_then(|op| s.run_op(&op));
                 self.report(r);
                 self.new_trace();
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::TogglePlay => {
@@ -449,7 +463,7 @@ impl Component for App {
                     self.playing = None;
                 } else {
                     s.step_by(1);
-                    self.redraw();
+                    self.redraw_all();
                 }
                 true
             }
@@ -473,7 +487,7 @@ impl Component for App {
                 let r = s.alloc_pages(&self.form.gfp, &self.form.order, &self.form.kind);
                 self.report(r);
                 self.new_trace();
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::Free => {
@@ -481,25 +495,25 @@ impl Component for App {
                 let r = s.free_pages(&self.form.free_pfn, &self.form.free_order);
                 self.report(r);
                 self.new_trace();
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::StepBy(d) => {
                 let Some(s) = &mut self.session else { return false };
                 s.step_by(d);
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::Seek(c) => {
                 let Some(s) = &mut self.session else { return false };
                 s.seek(c);
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::Jump(fwd) => {
                 let Some(s) = &mut self.session else { return false };
                 s.jump_to_event(fwd);
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::Zoom(dz, at) => {
@@ -513,6 +527,12 @@ impl Component for App {
             Msg::Fit => {
                 let Some(s) = &mut self.session else { return false };
                 s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
+                self.redraw();
+                true
+            }
+            Msg::JumpTo(pfn) => {
+                let Some(s) = &mut self.session else { return false };
+                s.jump_to(pfn);
                 self.redraw();
                 true
             }
@@ -539,7 +559,7 @@ impl Component for App {
                     Theme::Light => Theme::Dark,
                     Theme::Dark => Theme::Light,
                 };
-                self.redraw();
+                self.redraw_all();
                 true
             }
             Msg::Help(on) => {
@@ -601,6 +621,8 @@ impl Component for App {
                                     e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(Msg::ImportFile)
                                 })}>
                                 <PfnMap
+                                    id="pfn-map"
+                                    on_click={Callback::noop()}
                                     width={s.viewport.width}
                                     height={s.viewport.height}
                                     pixels={self.pixels.clone()}
@@ -619,7 +641,12 @@ impl Component for App {
                                     { tooltip(&h.info, h.x, h.y, h.in_strip, h.count) }
                                 }
                             </div>
-                            { legend(&s.palette(), s.machine.geometry().max_order) }
+                            <div class="under-map">
+                                { legend(&s.palette(), s.machine.geometry().max_order) }
+                                if let Some((mv, mpx)) = &self.minimap {
+                                    { self.minimap_view(s, mv, mpx.clone(), link) }
+                                }
+                            </div>
                             <Charts data={self.chart_data(s)} />
                         } else {
                             <div class="placeholder">{ "booting the machine…" }</div>
@@ -630,6 +657,7 @@ impl Component for App {
                             { player(s, link, self.playing.is_some(), self.speed) }
                             { operation_form(&self.form, s, link) }
                             { buddyinfo(s) }
+                            { pagetypeinfo(s) }
                             { zone_summary(s) }
                             { import_panel(&self.form, link) }
                         }
@@ -638,6 +666,26 @@ impl Component for App {
                 if self.help {
                     { help_overlay(link) }
                 }
+            </div>
+        }
+    }
+}
+
+/// Minimap size in pixels.
+const MINIMAP_W: u32 = 160;
+const MINIMAP_H: u32 = 120;
+
+impl App {
+    fn minimap_view(&self, s: &Session, mv: &pfnscope_view::viewport::Viewport, px: Rc<Vec<u8>>, link: &yew::html::Scope<App>) -> Html {
+        let (top, bottom) = s.minimap_window(mv);
+        let mv = *mv;
+        html! {
+            <div class="minimap" title="The whole machine; the box is what the map shows. Click to go there.">
+                <PfnMap width={MINIMAP_W} height={MINIMAP_H} pixels={px} version={self.version}
+                    on_hover={Callback::noop()} on_leave={Callback::noop()} on_wheel={Callback::noop()}
+                    on_click={link.batch_callback(move |(x, y): (u32, u32)| mv.hit(x, y).map(|h| Msg::JumpTo(h.pfn)))}
+                    id="minimap" />
+                <div class="window" style={format!("top:{top}px;height:{}px", bottom.saturating_sub(top).max(2))}></div>
             </div>
         }
     }

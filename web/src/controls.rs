@@ -161,7 +161,9 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
                 <div class={kind_class}>
                     <p id="step-text">{ &st.text }</p>
                     if let Some(r) = st.range {
-                        <p class="range">{ format!("PFNs {:#x}–{:#x} ({} pages)", r.start, r.end, r.len()) }</p>
+                        <p class="range">{ format!("PFNs {:#x}–{:#x} ({} pages)", r.start, r.end, r.len()) }
+                            if let Some(t) = st.target { <span class="target">{ format!(" → {:#x}–{:#x}", t.start, t.end) }</span> }
+                        </p>
                     }
                     <ol class="stack" aria-label="Call stack, outermost first">{ for frames }</ol>
                 </div>

@@ -67,6 +67,32 @@ pub fn zone_summary(s: &Session) -> Html {
     }
 }
 
+/// `/proc/pagetypeinfo`'s free blocks per type and order, for the types
+/// that have any.
+pub fn pagetypeinfo(s: &Session) -> Html {
+    use pfnscope_core::MigrateType;
+    let m = &s.machine;
+    let max = m.geometry().max_order;
+    let rows: Vec<(usize, MigrateType, Vec<u64>)> = (0..m.zones().len())
+        .flat_map(|zi| MigrateType::ALL.iter().map(move |&mt| (zi, mt)))
+        .map(|(zi, mt)| (zi, mt, (0..=max).map(|o| m.free_blocks_of_type(zi, o, mt)).collect::<Vec<_>>()))
+        .filter(|(_, _, v)| v.iter().any(|&n| n > 0))
+        .collect();
+    html! {
+        <section class="panel">
+            <h2 title="Free blocks per migratetype and order, as /proc/pagetypeinfo shows them">{ "pagetypeinfo" }</h2>
+            <table id="pagetypeinfo" class="numbers">
+                <thead><tr><th>{ "zone, type" }</th>{ for (0..=max).map(|o| html! { <th>{ o }</th> }) }</tr></thead>
+                <tbody>
+                    { for rows.iter().map(|(zi, mt, v)| html! {
+                        <tr><th>{ format!("{} {}", m.zones()[*zi].name(), mt.proc_name()) }</th>{ for v.iter().map(|n| html! { <td>{ n }</td> }) }</tr>
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
 fn swatch(label: &str, css: String) -> Html {
     html! { <li><span class="swatch" style={format!("background:{css}")}></span>{ label }</li> }
 }

@@ -20,6 +20,10 @@ pub struct PfnMapProps {
     pub on_leave: Callback<()>,
     /// (x, y, deltaY, zoom requested with Ctrl or Meta)
     pub on_wheel: Callback<(u32, u32, f64, bool)>,
+    /// A click at (x, y) in canvas pixels.
+    pub on_click: Callback<(u32, u32)>,
+    /// The element id (`pfn-map` for the map).
+    pub id: AttrValue,
 }
 
 pub struct PfnMap {
@@ -41,9 +45,12 @@ impl Component for PfnMap {
         let on_hover = p.on_hover.clone();
         let on_leave = p.on_leave.clone();
         let canvas = self.canvas.clone();
+        let click_canvas = self.canvas.clone();
+        let on_click = p.on_click.clone();
         html! {
             <canvas
-                id="pfn-map"
+                id={p.id.clone()}
+                onclick={Callback::from(move |e: MouseEvent| on_click.emit(to_canvas(&click_canvas, e.offset_x(), e.offset_y())))}
                 ref={self.canvas.clone()}
                 width={p.width.to_string()}
                 height={p.height.to_string()}

@@ -518,6 +518,18 @@ impl Machine {
         }
     }
 
+    /// Records a step that moved pages from `range` to `target`.
+    #[inline]
+    pub(crate) fn note_move(&mut self, range: PfnRange, target: PfnRange, text: impl FnOnce() -> String) {
+        if self.recorder.is_some() {
+            let pos = self.store.position();
+            let t = text();
+            if let Some(r) = &mut self.recorder {
+                r.step_to(StepKind::Action, Some(range), Some(target), t, pos);
+            }
+        }
+    }
+
     /// Runs `op` with journaling and step recording on, and returns its
     /// result with the trace. The state stays where `op` left it; seek the
     /// store to any step's journal position to see the state after it.

@@ -193,7 +193,7 @@ impl Machine {
                 stats.moved.push((head, target));
                 self.migrations.push((head, Some(target)));
                 self.count_vm_event(VmEvent::MigrateSuccess, 1 << order);
-                self.note(StepKind::Action, Some(PfnRange::new(head, head + (1 << order))), || {
+                self.note_move(PfnRange::new(head, head + (1 << order)), PfnRange::new(target, target + (1 << order)), || {
                     format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())
                 });
             }

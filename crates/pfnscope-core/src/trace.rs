@@ -153,6 +153,9 @@ pub struct Step {
     /// The callers, outermost first; `func` is not repeated here.
     pub stack: Vec<KernelFn>,
     pub range: Option<PfnRange>,
+    /// A second range the step moved something to (a migration target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<PfnRange>,
     pub kind: StepKind,
     pub text: String,
     /// The journal position after this step's writes.
@@ -175,11 +178,16 @@ impl Recorder {
     }
     /// Records a step in the innermost function entered.
     pub fn step(&mut self, kind: StepKind, range: Option<PfnRange>, text: String, journal_end: usize) {
+        self.step_to(kind, range, None, text, journal_end);
+    }
+
+    /// Records a step that moved something from `range` to `target`.
+    pub fn step_to(&mut self, kind: StepKind, range: Option<PfnRange>, target: Option<PfnRange>, text: String, journal_end: usize) {
         let (func, stack) = match self.stack.split_last() {
             Some((f, rest)) => (*f, rest.to_vec()),
             None => return,
         };
-        self.steps.push(Step { func, stack, range, kind, text, journal_end });
+        self.steps.push(Step { func, stack, range, target, kind, text, journal_end });
     }
     pub fn into_steps(self) -> Vec<Step> {
         self.steps

@@ -101,6 +101,8 @@ pub struct Palette {
     pub free_high: Rgba,
     pub grid: Rgba,
     pub highlight: Rgba,
+    /// Tint of a migration's target pages.
+    pub target: Rgba,
 }
 
 impl Palette {
@@ -114,6 +116,7 @@ impl Palette {
                 free_high: Rgba::rgb(0x00, 0x5a, 0x8f),
                 grid: Rgba::rgb(0x9a, 0x9a, 0x9a),
                 highlight: Rgba::rgb(0x00, 0x00, 0x00),
+                target: Rgba::rgb(0x00, 0x9e, 0x73),
             },
             Theme::Dark => Palette {
                 theme,
@@ -123,6 +126,7 @@ impl Palette {
                 free_high: Rgba::rgb(0x7c, 0xc8, 0xf2),
                 grid: Rgba::rgb(0x50, 0x50, 0x50),
                 highlight: Rgba::rgb(0xff, 0xff, 0xff),
+                target: Rgba::rgb(0x5f, 0xd3, 0x9a),
             },
         }
     }

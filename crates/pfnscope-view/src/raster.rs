@@ -12,6 +12,8 @@ use crate::viewport::Viewport;
 pub struct Overlay {
     /// Ranges to tint (the current step's PFNs).
     pub highlight: Vec<PfnRange>,
+    /// Ranges tinted in the target color (where a migration moved pages).
+    pub targets: Vec<PfnRange>,
 }
 
 /// Walks PFNs in order and remembers the free block it is in, so tails
@@ -106,6 +108,8 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
             let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
             if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
                 color = color.mix(palette.highlight, 110);
+            } else if overlay.targets.iter().any(|r| r.start < end && pfn < r.end) {
+                color = color.mix(palette.target, 150);
             }
             // Page cell, with a 1-pixel gap when cells are big enough to
             // read one by one, and a dark left edge at each free block head.
@@ -181,10 +185,12 @@ mod tests {
         let p = Palette::new(Theme::Light);
         let v = Viewport { zoom: 0, ..Viewport::fit(m.pfn_span(), 512, 64) };
         let plain = render(&m, &v, &p, &Overlay::default());
-        let lit = render(&m, &v, &p, &Overlay { highlight: vec![PfnRange::new(0x100, 0x101)] });
+        let lit = render(&m, &v, &p, &Overlay { highlight: vec![PfnRange::new(0x100, 0x101)], targets: vec![PfnRange::new(0x200, 0x201)] });
         let (x, y, _, _) = v.cell_rect(0x100).unwrap();
         assert_ne!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
         let (x, y, _, _) = v.cell_rect(0x102).unwrap();
         assert_eq!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
+        let (x, y, _, _) = v.cell_rect(0x200).unwrap();
+        assert_ne!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y), "a migration target is tinted too");
     }
 }

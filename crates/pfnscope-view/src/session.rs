@@ -157,10 +157,35 @@ impl Session {
         raster::render(&self.machine, &self.viewport, &self.palette(), &self.overlay())
     }
 
-    /// The current step's PFNs, highlighted.
+    /// The whole machine small, for a minimap: its viewport and pixels.
+    pub fn minimap(&self, width: u32, height: u32) -> (Viewport, Vec<u8>) {
+        let v = Viewport::fit(self.machine.pfn_span(), width, height);
+        let px = raster::render(&self.machine, &v, &self.palette(), &Overlay::default());
+        (v, px)
+    }
+
+    /// Where the main view's visible PFNs lie on a minimap: (top, bottom)
+    /// pixel rows.
+    pub fn minimap_window(&self, mini: &Viewport) -> (u32, u32) {
+        let vis = self.viewport.visible_pfns();
+        let row = |pfn: u64| ((pfn.saturating_sub(mini.span.start)) / mini.cols()) as u32 * mini.row_h();
+        (row(vis.start), (row(vis.end.max(vis.start + 1) - 1) + mini.row_h()).min(mini.height))
+    }
+
+    /// Centres the main view on a PFN.
+    pub fn jump_to(&mut self, pfn: u64) {
+        let v = self.viewport;
+        let row = pfn.saturating_sub(v.span.start) / v.cols();
+        self.viewport = v.scroll(row as i64 - v.top_row as i64 - (v.visible_rows() / 2) as i64);
+    }
+
+    /// The current step's PFNs, highlighted, and where it moved pages to.
     pub fn overlay(&self) -> Overlay {
-        let range = self.player.as_ref().and_then(|p| p.cursor.and_then(|i| p.trace.steps[i].range));
-        Overlay { highlight: range.into_iter().collect() }
+        let step = self.player.as_ref().and_then(|p| p.cursor.map(|i| &p.trace.steps[i]));
+        Overlay {
+            highlight: step.and_then(|s| s.range).into_iter().collect(),
+            targets: step.and_then(|s| s.target).into_iter().collect(),
+        }
     }
 
     fn record(&mut self, title: String, op: impl FnOnce(&mut Machine) -> Result<String, String>) -> Result<String, String> {
@@ -499,6 +524,21 @@ mod tests {
         assert!(import_bytes("x", b"\x1f\x8bnot really gzip").unwrap_err().contains("x"));
         assert!(import_bytes("y", b"hello world").unwrap_err().contains("buddyinfo"));
         assert!(import_bytes("z", &[0xff, 0xfe, 0x00]).is_err());
+    }
+
+    #[test]
+    fn minimap_shows_the_whole_machine_and_the_main_window() {
+        let mut s = Session::new(&Scenario { steps: 500, play: None, ..Scenario::default() }, 640, 200).unwrap();
+        s.viewport = s.viewport.zoom_at(0, 0, 3);
+        let (mini, px) = s.minimap(120, 160);
+        assert_eq!(px.len(), 120 * 160 * 4);
+        assert!(mini.visible_pfns() == s.machine.pfn_span());
+        let (top, bottom) = s.minimap_window(&mini);
+        assert!(top < bottom && bottom <= 160);
+        s.jump_to(0x3800);
+        assert!(s.viewport.visible_pfns().contains(0x3800));
+        let (top2, _) = s.minimap_window(&mini);
+        assert!(top2 > top, "the window moved down the minimap");
     }
 
     #[test]
