@@ -213,19 +213,11 @@ fn describe_import(imp: &pfnscope_import::Imported, json: bool) -> String {
         counts
     };
     if json {
-        let zones: Vec<_> = m
-            .zones()
-            .iter()
-            .enumerate()
-            .map(|(zi, z)| {
-                serde_json::json!({
-                    "name": z.name(),
-                    "start_pfn": z.span.start,
-                    "spanned": z.span.len(),
-                    "free_blocks_per_order": (0..=m.geometry().max_order).map(|o| m.nr_free(zi, o)).collect::<Vec<_>>(),
-                    "pageblocks_per_type": pfnscope_core::MigrateType::ALL.iter().map(|mt| (mt.proc_name().to_string(), serde_json::json!(m.pageblock_counts(zi)[mt.index()]))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                    "page_kinds": kinds(zi),
-                })
+        let zones: Vec<_> = (0..m.zones().len())
+            .map(|zi| {
+                let mut z = zone_json(m, zi);
+                z["page_kinds"] = serde_json::json!(kinds(zi));
+                z
             })
             .collect();
         return serde_json::to_string_pretty(&serde_json::json!({ "synthesized": imp.synthesized, "notes": imp.notes, "zones": zones })).expect("json") + "\n";
@@ -272,23 +264,24 @@ fn render(m: &Machine, format: Format) -> String {
             out + &m.buddyinfo()
         }
         Format::Json => {
-            let zones: Vec<_> = m
-                .zones()
-                .iter()
-                .enumerate()
-                .map(|(zi, z)| {
-                    serde_json::json!({
-                        "name": z.name(),
-                        "start_pfn": z.span.start,
-                        "spanned": z.span.len(),
-                        "managed": z.managed_pages,
-                        "free_pages": m.zone_free_pages(zi),
-                        "free_blocks_per_order": (0..=m.geometry().max_order).map(|o| m.nr_free(zi, o)).collect::<Vec<_>>(),
-                        "pageblocks_per_type": m.pageblock_counts(zi),
-                    })
-                })
-                .collect();
+            let zones: Vec<_> = (0..m.zones().len()).map(|zi| zone_json(m, zi)).collect();
             serde_json::to_string_pretty(&serde_json::json!({ "machine": m.spec().name, "zones": zones })).expect("json") + "\n"
         }
     }
+}
+
+/// A zone as JSON: name (as /proc names it), span, free pages, free blocks
+/// per order (order 0 first) and pageblocks per migratetype.
+fn zone_json(m: &Machine, zi: usize) -> serde_json::Value {
+    let z = &m.zones()[zi];
+    let counts = m.pageblock_counts(zi);
+    serde_json::json!({
+        "name": z.name(),
+        "start_pfn": z.span.start,
+        "spanned": z.span.len(),
+        "managed": z.managed_pages,
+        "free_pages": m.zone_free_pages(zi),
+        "free_blocks_per_order": (0..=m.geometry().max_order).map(|o| m.nr_free(zi, o)).collect::<Vec<_>>(),
+        "pageblocks_per_type": pfnscope_core::MigrateType::ALL.iter().map(|mt| (mt.proc_name().to_string(), serde_json::json!(counts[mt.index()]))).collect::<serde_json::Map<String, serde_json::Value>>(),
+    })
 }

@@ -1,22 +1,12 @@
 //! CMA (mm/cma.c, v6.12): slots, busy retries, release, and the domain
 //! brief's section 9.1 and 9.9 cases.
 
-use pfnscope_core::{Errno, KernelFn, Machine, MachineSpec, MigrateType, PageKind, ZoneType};
+mod common;
 
-fn machine() -> Machine {
-    // teaching-64m: CMA area "reserved", 0x2800-0x3000 (8 MiB) in Normal.
-    Machine::new(MachineSpec::teaching_64m()).unwrap()
-}
+use common::{every_step_consistent, machine};
+use pfnscope_core::{Errno, KernelFn, MigrateType, PageKind, ZoneType};
 
-fn every_step_consistent(m: &mut Machine, trace: &pfnscope_core::Trace) {
-    let end = m.store().position();
-    for i in 0..trace.steps.len() {
-        m.seek(trace.position_after(Some(i)));
-        m.check_invariants().unwrap_or_else(|v| panic!("after step {i} ({}): {v}", trace.steps[i].text));
-    }
-    m.seek(end);
-    m.check_quiescent().unwrap();
-}
+
 
 #[test]
 fn the_area_boots_as_cma_pageblocks_freed_as_cma() {

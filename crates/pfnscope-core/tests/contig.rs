@@ -2,21 +2,11 @@
 //! as named tests asserting the kernel's outcome, and `check_invariants()`
 //! after every step of every trace.
 
+mod common;
+
+use common::{every_step_consistent, lru_page, machine};
 use pfnscope_core::{Errno, Gfp, IsolFlags, KernelFn, Machine, MachineSpec, MigrateType, PageFlags, PageKind, StepKind, Tag, Trace, ZoneType};
 
-/// Seeks to every step of a trace, checking the invariants, then back to
-/// the end (where the operation left the machine).
-fn every_step_consistent(m: &mut Machine, trace: &Trace) {
-    let end = m.store().position();
-    for i in 0..trace.steps.len() {
-        m.seek(trace.position_after(Some(i)));
-        if let Err(v) = m.check_invariants() {
-            panic!("after step {i} ({} : {}): {v}", trace.steps[i].func, trace.steps[i].text);
-        }
-    }
-    m.seek(end);
-    m.check_quiescent().unwrap();
-}
 
 /// Steps taken in `f` itself.
 fn calls(trace: &Trace, f: KernelFn) -> usize {
@@ -28,15 +18,7 @@ fn within(trace: &Trace, f: KernelFn) -> usize {
     trace.steps.iter().filter(|s| s.func == f || s.stack.contains(&f)).count()
 }
 
-fn machine() -> Machine {
-    Machine::new(MachineSpec::teaching_64m()).unwrap()
-}
 
-/// Places an LRU page (already on the LRU, not in a batch).
-fn lru_page(m: &mut Machine, pfn: u64, kind: PageKind) {
-    m.alloc_pages_at(pfn, 0, kind).unwrap();
-    m.lru_add_drain_all();
-}
 
 #[test]
 fn success_after_migrating_movable_pages_and_dropping_clean_cache() {
