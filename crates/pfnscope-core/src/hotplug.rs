@@ -70,7 +70,7 @@ impl Machine {
         let nrb = self.geo.pageblock_nr_pages();
         let end = start + nr;
         let err = |errno, pfn, reason: String| ContigError { errno, pfn, reason };
-        if nr == 0 || start % nrb != 0 || nr % nrb != 0 {
+        if nr == 0 || !start.is_multiple_of(nrb) || !nr.is_multiple_of(nrb) {
             return Err(err(Errno::EINVAL, None, format!("offlining needs a non-empty pageblock-aligned range, not {start:#x}+{nr}")));
         }
         let zi = self.zone_of(start).ok_or_else(|| err(Errno::EINVAL, Some(start), format!("{start:#x} is in no zone")))?;

@@ -75,7 +75,7 @@ impl Machine {
                     let order = w.order();
                     let size = 1u64 << order;
                     ensure!(order <= self.geo.max_order, "{name}: block {pfn:#x} has order {order}");
-                    ensure!(pfn % size == 0, "{name}: order-{order} block {pfn:#x} is misaligned");
+                    ensure!(pfn.is_multiple_of(size), "{name}: order-{order} block {pfn:#x} is misaligned");
                     ensure!(pfn + size <= z.span.end, "{name}: order-{order} block {pfn:#x} crosses the zone end");
                     for t in pfn + 1..pfn + size {
                         ensure!(self.page(t).tag() == Tag::FreeTail, "{name}: page {t:#x} inside free block {pfn:#x} is {:?}", self.page(t).state());
@@ -96,7 +96,7 @@ impl Machine {
                     let size = 1u64 << p.compound_order;
                     if p.compound_order > 0 {
                         ensure!(p.flags.contains(PageFlags::HEAD), "{name}: {pfn:#x} has a compound order but no PageHead");
-                        ensure!(pfn % size == 0 && pfn + size <= z.span.end, "{name}: compound page {pfn:#x} is misaligned or crosses the zone");
+                        ensure!(pfn.is_multiple_of(size) && pfn + size <= z.span.end, "{name}: compound page {pfn:#x} is misaligned or crosses the zone");
                         for t in pfn + 1..pfn + size {
                             let tail = self.page(t).as_in_use();
                             ensure!(tail.is_some_and(|q| q.flags.contains(PageFlags::TAIL)), "{name}: page {t:#x} of compound {pfn:#x} is not a tail");

@@ -159,7 +159,7 @@ impl Machine {
             .zones
             .iter()
             .filter(|z| z.zone_type != ZoneType::Movable)
-            .map(|z| managed_pages(z))
+            .map(managed_pages)
             .sum();
         let min_free_pages = zone::min_free_kbytes(lowmem_managed, &geo) >> (geo.page_shift - 10);
         let mut managed_by_type = [0u64; 4];
@@ -611,7 +611,7 @@ fn validate(spec: &MachineSpec) -> Result<()> {
         if zone.is_none_or(|z| r.end > z.span.end) || r.is_empty() {
             return bad(format!("CMA area {} ({:#x}-{:#x}) must lie inside one zone", c.name, r.start, r.end));
         }
-        if r.start % nr != 0 || r.end % nr != 0 || c.order_per_bit > g.max_order || (c.count >> c.order_per_bit) << c.order_per_bit != c.count {
+        if !r.start.is_multiple_of(nr) || !r.end.is_multiple_of(nr) || c.order_per_bit > g.max_order || (c.count >> c.order_per_bit) << c.order_per_bit != c.count {
             return bad(format!("CMA area {} must be pageblock-aligned and a whole number of bitmap bits", c.name));
         }
         if zone.is_some_and(|z| z.holes.iter().chain(&z.reserved).any(|h| h.start < r.end && r.start < h.end)) {

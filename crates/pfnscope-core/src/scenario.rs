@@ -54,10 +54,10 @@ impl Scenario {
     /// The default scenario with an O_DIRECT read in flight: a short-term
     /// pin on a page of the range makes the same grab fail.
     pub fn default_pinned() -> Scenario {
-        let mut s = Scenario::default();
-        s.title = "The same, with a pinned page in the way".into();
-        s.setup.push(Op::PinFirstIn { start: 0x3400, end: 0x3600, longterm: false });
-        s
+        let base = Scenario::default();
+        let mut setup = base.setup.clone();
+        setup.push(Op::PinFirstIn { start: 0x3400, end: 0x3600, longterm: false });
+        Scenario { title: "The same, with a pinned page in the way".into(), setup, ..base }
     }
 
     /// Built-in scenarios by name, for menus and share links.

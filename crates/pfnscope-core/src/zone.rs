@@ -113,7 +113,7 @@ pub fn min_free_kbytes(lowmem_pages: u64, geo: &Geometry) -> u64 {
 /// max(tmp / 4, managed * watermark_scale_factor / 10000), with the default
 /// watermark_scale_factor of 10.
 pub fn zone_watermarks(zone_type: ZoneType, managed: u64, total_lowmem_managed: u64, min_free_pages: u64) -> [u64; 3] {
-    let tmp = if total_lowmem_managed == 0 { 0 } else { min_free_pages * managed / total_lowmem_managed };
+    let tmp = (min_free_pages * managed).checked_div(total_lowmem_managed).unwrap_or(0);
     let min = if zone_type == ZoneType::Movable { (managed / 1024).clamp(32, 128) } else { tmp };
     let gap = (tmp / 4).max(managed * 10 / 10_000);
     [min, min + gap, min + 2 * gap]

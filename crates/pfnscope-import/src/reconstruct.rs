@@ -150,7 +150,7 @@ fn from_flags(spec: MachineSpec, first: u64, flags: &[u64], pti: Option<&PageTyp
         while len <= geo.max_order_nr_pages() && flag(head + len).is_some_and(|t| has(t, KPF_COMPOUND_TAIL) && !has(t, KPF_COMPOUND_HEAD) && used(t)) {
             len += 1;
         }
-        (len.is_power_of_two() && len > 1 && head % len == 0 && len <= geo.max_order_nr_pages()).then(|| len.trailing_zeros() as u8)
+        (len.is_power_of_two() && len > 1 && head.is_multiple_of(len) && len <= geo.max_order_nr_pages()).then(|| len.trailing_zeros() as u8)
     };
     let page = |pfn: u64| -> Option<InUse> {
         let f = flag(pfn)?;
@@ -245,7 +245,7 @@ fn synthesize(spec: MachineSpec, buddy: &[crate::procfs::BuddyRow], pti: Option<
     let kind_for = |mt: MigrateType, pfn: u64| match mt {
         MigrateType::Unmovable | MigrateType::HighAtomic => PageKind::Kernel,
         MigrateType::Reclaimable => PageKind::SlabReclaimable,
-        _ => if pfn % 2 == 0 { PageKind::File } else { PageKind::Anon },
+        _ => if pfn.is_multiple_of(2) { PageKind::File } else { PageKind::Anon },
     };
     let page = |pfn: u64| {
         let mt = types.get(&(pfn & !(nr - 1))).copied().unwrap_or(MigrateType::Movable);

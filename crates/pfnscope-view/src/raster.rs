@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::Unmovable);
         assert_eq!(pixel(&buf, &v, x + 2, y - 2), p.migratetype(MigrateType::Unmovable));
         // A reserved page at PFN 0 and a free order-10 page at 0xc00.
-        let (x, y, _, _) = v.reveal(0).cell_rect(0).map(|r| r).unwrap_or((0, 0, 0, 0));
+        let (x, y, _, _) = v.reveal(0).cell_rect(0).unwrap_or((0, 0, 0, 0));
         let v0 = v.reveal(0);
         let buf0 = render(&m, &v0, &p, &Overlay::default());
         assert_eq!(pixel(&buf0, &v0, x + 2, y + 2), p.category(Category::Used(PageKind::Reserved), 10));
