@@ -9,6 +9,9 @@ use crate::machine::Machine;
 use crate::migratetype::MigrateType;
 use crate::page::PageKind;
 
+/// The most workload steps one [`Op::Age`] runs: each is traced.
+pub const MAX_AGE_STEPS: u64 = 20_000;
+
 /// An operation on the machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -38,6 +41,8 @@ pub enum Op {
     AllocContigPages2010 { hint: u64, nr: u64 },
     /// `drain_all_pages()` and `lru_add_drain_all()`.
     Drain,
+    /// Runs more steps of a workload preset on the current machine.
+    Age { workload: String, seed: u64, steps: u64 },
     /// Pins (short-term unless `longterm`) the first LRU page in a range:
     /// "an O_DIRECT read in flight here".
     PinFirstIn { start: u64, end: u64, #[serde(default)] longterm: bool },
@@ -61,6 +66,7 @@ impl Op {
             Op::AllocContigRangeV4 { start, end } => format!("v4.x alloc_contig_range({start:#x}, {end:#x})"),
             Op::AllocContigPages2010 { hint, nr } => format!("2010 alloc_contig_pages(hint {hint:#x}, {nr} pages)"),
             Op::Drain => "drain_all_pages() + lru_add_drain_all()".into(),
+            Op::Age { workload, seed, steps } => format!("{steps} steps of the {workload} workload (seed {seed})"),
             Op::PinFirstIn { start, end, longterm } => format!("pin the first LRU page in {start:#x}-{end:#x}{}", if *longterm { " (FOLL_LONGTERM)" } else { "" }),
         }
     }
@@ -116,6 +122,16 @@ impl Op {
                 m.lru_add_drain_all();
                 Ok("drained".into())
             }
+            Op::Age { workload, seed, steps } => {
+                if *steps > MAX_AGE_STEPS {
+                    return Err(format!("at most {MAX_AGE_STEPS} workload steps at a time (each is traced), not {steps}"));
+                }
+                let spec = crate::workload::WorkloadSpec::preset(workload)
+                    .ok_or_else(|| format!("unknown workload {workload:?}; choose one of {}", crate::workload::WorkloadSpec::PRESETS.join(", ")))?;
+                let mut w = crate::workload::Workload::new(spec, *seed).map_err(|e| e.to_string())?;
+                w.run(m, *steps, |_| {});
+                Ok(format!("ran {steps} steps of {workload}; {} allocation(s) still held by it", w.live().len()))
+            }
             Op::PinFirstIn { start, end, longterm } => {
                 let lru = (*start..*end).find(|&p| m.page(p).as_in_use().is_some_and(|u| u.kind.is_lru() && !u.flags.contains(crate::page::PageFlags::TAIL)));
                 let pfn = lru.ok_or_else(|| format!("no LRU page in {start:#x}-{end:#x} to pin"))?;
@@ -160,6 +176,9 @@ mod tests {
             Op::AllocContigPages2010 { hint: 0, nr: 100 },
             Op::Drain,
             Op::PinFirstIn { start: 0x0, end: 0x10, longterm: false },
+            Op::Age { workload: "vm-host".into(), seed: 1, steps: 300 },
+            Op::Age { workload: "nope".into(), seed: 1, steps: 300 },
+            Op::Age { workload: "desktop".into(), seed: 1, steps: 1_000_000 },
         ];
         let mut oks = 0;
         for op in &ops {

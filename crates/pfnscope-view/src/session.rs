@@ -334,6 +334,7 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     ("alloc_contig_pages_2010", &["hint pfn", "pages"]),
     ("pin_first_lru_page", &["start pfn", "end pfn", "long-term (0/1)"]),
     ("drain", &[]),
+    ("age_with_workload", &["workload", "seed", "steps"]),
 ];
 
 /// Builds an operation from its name and the text of its fields, with a
@@ -371,6 +372,7 @@ pub fn op_from_form(name: &str, fields: &[String]) -> Result<Op, String> {
         "alloc_contig_range_v4" => Op::AllocContigRangeV4 { start: num(0)?, end: num(1)? },
         "alloc_contig_pages_2010" => Op::AllocContigPages2010 { hint: num(0)?, nr: num(1)? },
         "pin_first_lru_page" => Op::PinFirstIn { start: num(0)?, end: num(1)?, longterm: flag(2)? },
+        "age_with_workload" => Op::Age { workload: fields.first().map_or(String::new(), |w| w.trim().to_string()), seed: num(1)?, steps: num(2)? },
         _ => Op::Drain,
     })
 }
@@ -497,6 +499,10 @@ mod tests {
         assert!(op_from_form("reboot", &[]).is_err());
         assert_eq!(op_from_form("drain", &[]), Ok(Op::Drain));
         // Every offered operation parses from plausible input.
+        assert_eq!(
+            op_from_form("age_with_workload", &f(&["desktop", "7", "500"])),
+            Ok(Op::Age { workload: "desktop".into(), seed: 7, steps: 500 })
+        );
         for (name, labels) in OPERATIONS {
             let fields: Vec<String> = labels.iter().map(|_| "1".to_string()).collect();
             assert!(op_from_form(name, &fields).is_ok(), "{name}");
