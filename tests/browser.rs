@@ -207,7 +207,8 @@ async fn pasted_buddyinfo_imports_a_synthesized_machine_that_operations_work_on(
     type_into_textarea(&root, "#paste", "Node 0, zone   Normal     7      3      2      0      0      0      0      0      0      1      9\n");
     sleep(20).await;
     click(&root, "#import-paste");
-    sleep(150).await;
+    sleep(30).await;
+    wait_ready(&root).await;
     assert!(text(&root, ".map-toolbar .title").starts_with("imported: pasted buddyinfo"), "{}", text(&root, ".notice"));
     let row = text(&root, "#buddyinfo tbody tr");
     assert!(row.starts_with("Normal") && row.ends_with("19"), "buddyinfo follows the paste: {row}");
@@ -219,7 +220,54 @@ async fn pasted_buddyinfo_imports_a_synthesized_machine_that_operations_work_on(
     type_into_textarea(&root, "#paste", "this is not buddyinfo");
     sleep(20).await;
     click(&root, "#import-paste");
-    sleep(150).await;
+    sleep(30).await;
+    wait_ready(&root).await;
     assert!(text(&root, ".notice.error").contains("buddyinfo"));
     assert!(text(&root, ".map-toolbar .title").starts_with("imported: pasted buddyinfo"));
+}
+
+/// The real fixture (tests/fixtures/real-x86-64-linux-6.18) as a snapshot
+/// file, chosen in the file input: it imports in chunks and the panels show
+/// the machine's own buddyinfo for the copied zones.
+#[wasm_bindgen_test]
+async fn a_real_snapshot_file_imports_in_chunks_and_matches_its_buddyinfo() {
+    use std::io::Read;
+    let buddyinfo = include_str!("fixtures/real-x86-64-linux-6.18/buddyinfo");
+    let zoneinfo = include_str!("fixtures/real-x86-64-linux-6.18/zoneinfo");
+    let pagetypeinfo = include_str!("fixtures/real-x86-64-linux-6.18/pagetypeinfo");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&include_bytes!("fixtures/real-x86-64-linux-6.18/kpageflags.gz")[..]).read_to_end(&mut raw).unwrap();
+    let (first, flags) = pfnscope_import::snapshot::kpageflags_for_zones(Some(zoneinfo), &raw);
+    let snap = pfnscope_import::Snapshot {
+        buddyinfo: buddyinfo.into(),
+        pagetypeinfo: Some(pagetypeinfo.into()),
+        zoneinfo: Some(zoneinfo.into()),
+        kpageflags: Some((first, flags)),
+    };
+    let bytes = snap.to_bytes();
+
+    let root = mount(props(None)).await;
+    let parts = js_sys::Array::new();
+    parts.push(&js_sys::Uint8Array::from(&bytes[..]));
+    let file = web_sys::File::new_with_u8_array_sequence(&parts, "real.pfns").unwrap();
+    let dt = web_sys::DataTransfer::new().unwrap();
+    dt.items().add_with_file(&file).unwrap();
+    let input: HtmlInputElement = find(&root, "#import-file");
+    input.set_files(Some(&dt.files().unwrap()));
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    input.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
+    sleep(50).await;
+    wait_ready(&root).await;
+    assert!(text(&root, ".map-toolbar .title").starts_with("imported: real.pfns"), "{}", text(&root, ".notice"));
+    let rows: Vec<String> = {
+        let list = root.query_selector_all("#buddyinfo tbody tr").unwrap();
+        (0..list.length()).map(|i| list.item(i).unwrap().text_content().unwrap()).collect()
+    };
+    for line in buddyinfo.lines().take(2) {
+        let mut words = line.split_whitespace().skip(3);
+        let zone = words.next().unwrap();
+        let want: String = words.collect::<Vec<_>>().concat();
+        assert!(rows.iter().any(|r| *r == format!("{zone}{want}")), "{zone}: {rows:?}");
+    }
 }

@@ -143,6 +143,8 @@ pub enum Msg {
     /// progress notice shows first).
     ImportBytes(String, Vec<u8>),
     ImportNow,
+    /// One chunk of the running import.
+    ImportChunk,
     ImportFailed(String),
     /// Import the pasted text.
     ImportPaste,
@@ -201,6 +203,8 @@ pub struct App {
     reader: Option<gloo::file::callbacks::FileReader>,
     /// Bytes waiting to be imported on the next tick.
     pending_import: Option<(String, Vec<u8>)>,
+    /// The import running in chunks, with its source's name.
+    import_job: Option<(String, pfnscope_import::ImportJob)>,
     _keys: Option<EventListener>,
 }
 
@@ -315,6 +319,7 @@ impl Component for App {
             playing: None,
             reader: None,
             pending_import: None,
+            import_job: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -391,18 +396,46 @@ impl Component for App {
             }
             Msg::ImportNow => {
                 let Some((name, bytes)) = self.pending_import.take() else { return false };
-                match pfnscope_view::session::import_bytes(&name, &bytes) {
-                    Ok(imported) => {
-                        let notes = imported.notes.join("; ");
-                        match &mut self.session {
-                            Some(s) => s.replace_with_import(imported, &name),
-                            None => self.session = Some(Session::from_import(imported, &name, ctx.props().width, ctx.props().height)),
-                        }
-                        self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
-                        self.series = Rc::new(Vec::new());
-                        self.redraw_all();
+                match pfnscope_view::session::import_job(&name, &bytes) {
+                    Ok(job) => {
+                        self.import_job = Some((name, job));
+                        ctx.link().send_message(Msg::ImportChunk);
                     }
                     Err(e) => self.notice = Some(Notice::Error(e)),
+                }
+                true
+            }
+            Msg::ImportChunk => {
+                let Some((name, job)) = &mut self.import_job else { return false };
+                // About a million PFNs per tick keeps the page responsive.
+                match job.advance(1 << 20) {
+                    Ok(None) => {
+                        ctx.link().send_future(async {
+                            yew::platform::time::sleep(Duration::from_millis(0)).await;
+                            Msg::ImportChunk
+                        });
+                    }
+                    Ok(Some(done)) => {
+                        let name = name.clone();
+                        self.import_job = None;
+                        match pfnscope_view::session::check_import(&name, done) {
+                            Ok(imported) => {
+                                let notes = imported.notes.join("; ");
+                                match &mut self.session {
+                                    Some(s) => s.replace_with_import(imported, &name),
+                                    None => self.session = Some(Session::from_import(imported, &name, ctx.props().width, ctx.props().height)),
+                                }
+                                self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
+                                self.series = Rc::new(Vec::new());
+                                self.redraw_all();
+                            }
+                            Err(e) => self.notice = Some(Notice::Error(e)),
+                        }
+                    }
+                    Err(e) => {
+                        self.import_job = None;
+                        self.notice = Some(Notice::Error(e.to_string()));
+                    }
                 }
                 true
             }
@@ -586,11 +619,20 @@ impl Component for App {
                 </div>
             }
         });
+        let importing = self.import_job.as_ref().map(|(name, job)| {
+            let pct = (job.progress() * 100.0).round();
+            html! {
+                <div class="progress" role="progressbar" aria-valuenow={pct.to_string()} aria-valuemin="0" aria-valuemax="100">
+                    <span>{ format!("importing {name}: {pct}%") }</span>
+                    <progress id="import-progress" max="100" value={pct.to_string()}></progress>
+                </div>
+            }
+        });
         let notice = self.notice.as_ref().map(|n| match n {
             Notice::Info(m) => html! { <div class="notice info" role="status">{ m }</div> },
             Notice::Error(m) => html! { <div class="notice error" role="alert">{ m }</div> },
         });
-        let ready = self.session.is_some() && self.build.is_none();
+        let ready = self.session.is_some() && self.build.is_none() && self.import_job.is_none() && self.pending_import.is_none();
         html! {
             <div class={theme_class} data-ready={ready.to_string()}>
                 <header>
@@ -602,6 +644,7 @@ impl Component for App {
                 </header>
                 { scenario_form(&self.form, link) }
                 { for building }
+                { for importing }
                 { for notice }
                 <main>
                     <section class="map-pane">

@@ -81,13 +81,23 @@ impl Machine {
         Ok(m)
     }
 
-    /// A machine laid out page by page, as an import reconstructs it: the
-    /// pageblock types, then each PFN of each zone as `page(pfn)` says, and
-    /// the free runs split into the largest aligned blocks, put on their
-    /// lists without merging (the snapshot already shows the kernel's
-    /// merges). Free runs longer than a pageblock take the first
-    /// pageblock's type throughout, as the kernel's lists require.
+    /// A machine laid out page by page, as an import reconstructs it:
+    /// the pageblock types, then each PFN of each zone as `page(pfn)` says,
+    /// with the free runs split into the largest aligned blocks and put on
+    /// their lists without merging (the snapshot already shows the kernel's
+    /// merges). See [`Machine::layout_fill`] to do it in chunks.
     pub fn from_layout(spec: MachineSpec, block_type: impl Fn(u64) -> MigrateType, page: impl Fn(u64) -> Option<InUse>, is_free: impl Fn(u64) -> bool) -> Result<Machine> {
+        let mut m = Machine::layout_begin(spec, block_type)?;
+        for zi in 0..m.zones.len() {
+            let span = m.zones[zi].span;
+            m.layout_fill(zi, span.start, span.end, &page, &is_free);
+        }
+        Ok(m)
+    }
+
+    /// The first part of [`Machine::from_layout`]: an empty machine with
+    /// the pageblock types set.
+    pub fn layout_begin(spec: MachineSpec, block_type: impl Fn(u64) -> MigrateType) -> Result<Machine> {
         let mut m = Machine::empty(spec)?;
         let nr = m.geo.pageblock_nr_pages();
         for b in 0..m.store.nr_blocks() {
@@ -96,37 +106,45 @@ impl Machine {
                 m.set_pageblock_migratetype(pfn, block_type(pfn));
             }
         }
-        for zi in 0..m.zones.len() {
-            let span = m.zones[zi].span;
-            let mut pfn = span.start;
-            while pfn < span.end {
-                if is_free(pfn) {
-                    let run_end = (pfn..span.end).find(|&p| !is_free(p)).unwrap_or(span.end);
-                    let mut start = pfn;
-                    while start < run_end {
-                        let mut order = (start.trailing_zeros() as u8).min(m.geo.max_order);
-                        while start + (1 << order) > run_end {
-                            order -= 1;
-                        }
-                        let mt = m.get_pageblock_migratetype(start);
-                        if order > m.geo.pageblock_order {
-                            m.change_pageblock_range(start, order, mt);
-                        }
-                        for t in start + 1..start + (1 << order) {
-                            m.set_page(t, PageWord::FREE_TAIL);
-                        }
-                        m.add_to_free_list(start, zi, order, mt, true);
-                        start += 1 << order;
+        Ok(m)
+    }
+
+    /// Lays out `[from, to)` of zone `zi` (see [`Machine::from_layout`]).
+    /// Chunks must start and end at MAX_PAGE_ORDER-aligned PFNs or at the
+    /// zone's edges: aligned blocks never cross such a boundary, so the
+    /// result is the same as laying out the zone at once. Free runs longer
+    /// than a pageblock take their first pageblock's type throughout, as the
+    /// kernel's lists require.
+    pub fn layout_fill(&mut self, zi: usize, from: u64, to: u64, page: &impl Fn(u64) -> Option<InUse>, is_free: &impl Fn(u64) -> bool) {
+        let span = self.zones[zi].span;
+        let (from, to) = (from.max(span.start), to.min(span.end));
+        let mut pfn = from;
+        while pfn < to {
+            if is_free(pfn) {
+                let run_end = (pfn..to).find(|&p| !is_free(p)).unwrap_or(to);
+                let mut start = pfn;
+                while start < run_end {
+                    let mut order = (start.trailing_zeros() as u8).min(self.geo.max_order);
+                    while start + (1 << order) > run_end {
+                        order -= 1;
                     }
-                    pfn = run_end;
-                } else {
-                    let w = page(pfn).map_or(PageWord::HOLE, PageWord::in_use);
-                    m.set_page(pfn, w);
-                    pfn += 1;
+                    let mt = self.get_pageblock_migratetype(start);
+                    if order > self.geo.pageblock_order {
+                        self.change_pageblock_range(start, order, mt);
+                    }
+                    for t in start + 1..start + (1 << order) {
+                        self.set_page(t, PageWord::FREE_TAIL);
+                    }
+                    self.add_to_free_list(start, zi, order, mt, true);
+                    start += 1 << order;
                 }
+                pfn = run_end;
+            } else {
+                let w = page(pfn).map_or(PageWord::HOLE, PageWord::in_use);
+                self.set_page(pfn, w);
+                pfn += 1;
             }
         }
-        Ok(m)
     }
 
     /// The arrays, lists and zones of a machine with every page a hole and

@@ -29,5 +29,5 @@ pub mod reconstruct;
 pub mod snapshot;
 
 pub use error::{ImportError, Place};
-pub use reconstruct::{reconstruct, Imported};
+pub use reconstruct::{reconstruct, ImportJob, Imported};
 pub use snapshot::Snapshot;

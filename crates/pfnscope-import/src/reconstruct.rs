@@ -38,46 +38,311 @@ fn geometry(max_order: u8, pageblock_order: u8) -> Geometry {
     }
 }
 
-/// Reconstructs a machine from a snapshot.
+/// Reconstructs a machine from a snapshot, in one go.
 pub fn reconstruct(s: &Snapshot) -> Result<Imported> {
-    let buddy = parse_buddyinfo(&s.buddyinfo)?;
-    let pti = s.pagetypeinfo.as_deref().map(parse_pagetypeinfo).transpose()?;
-    let orders = buddy.iter().map(|r| r.free.len()).max().unwrap_or(11);
-    let max_order = (orders - 1) as u8;
-    let pb = pti.as_ref().map_or(max_order.min(9), |p| p.pageblock_order);
-    if pb > max_order || max_order > 13 {
-        return Err(ImportError::new("pagetypeinfo", Place::File, format!("pageblock order {pb} and {orders} buddy orders do not fit a supported geometry")));
-    }
-    let geo = geometry(max_order, pb);
-    let mut notes = Vec::new();
-    let zinfo = match s.zoneinfo.as_deref() {
-        Some(z) => parse_zoneinfo(z)?,
-        None => {
-            notes.push("no zoneinfo: zone spans were synthesized from the block counts".into());
-            synth_zones(&buddy, pti.as_ref(), &geo)
+    let mut job = ImportJob::new(s.clone())?;
+    loop {
+        if let Some(done) = job.advance(u64::MAX)? {
+            return Ok(done);
         }
-    };
-    let mut zones = Vec::new();
-    for z in &zinfo {
-        let Some(t) = ZoneType::from_proc_name(&z.zone) else {
-            notes.push(format!("zone {} is not modelled and was left out", z.zone));
-            continue;
+    }
+}
+
+/// Where the pages come from.
+enum Source {
+    Flags { first: u64, flags: Vec<u64> },
+    /// Free blocks placed from the counts, with their pageblock types.
+    Synth { free: std::collections::BTreeSet<(u64, u8)> },
+}
+
+enum Stage {
+    /// Counting unmovable pages per pageblock, zone by zone.
+    Types { zi: usize, next: u64, unmovable: Vec<u64> },
+    /// Laying out the pages, zone by zone.
+    Layout { m: Box<Machine>, zi: usize, next: u64 },
+    Done,
+}
+
+/// A reconstruction done in chunks, so a user interface can show progress
+/// between them; [`reconstruct`] runs one to the end.
+pub struct ImportJob {
+    spec: MachineSpec,
+    notes: Vec<String>,
+    synthesized: bool,
+    source: Source,
+    targets: Vec<Option<[u64; 6]>>,
+    types: std::collections::BTreeMap<u64, MigrateType>,
+    stage: Stage,
+    total: u64,
+    done: u64,
+}
+
+impl ImportJob {
+    /// Parses the snapshot and plans the work.
+    pub fn new(s: Snapshot) -> Result<ImportJob> {
+        let buddy = parse_buddyinfo(&s.buddyinfo)?;
+        let pti = s.pagetypeinfo.as_deref().map(parse_pagetypeinfo).transpose()?;
+        let orders = buddy.iter().map(|r| r.free.len()).max().unwrap_or(11);
+        let max_order = (orders - 1) as u8;
+        let pb = pti.as_ref().map_or(max_order.min(9), |p| p.pageblock_order);
+        if pb > max_order || max_order > 13 {
+            return Err(ImportError::new("pagetypeinfo", Place::File, format!("pageblock order {pb} and {orders} buddy orders do not fit a supported geometry")));
+        }
+        let geo = geometry(max_order, pb);
+        let mut notes = Vec::new();
+        let zinfo = match s.zoneinfo.as_deref() {
+            Some(z) => parse_zoneinfo(z)?,
+            None => {
+                notes.push("no zoneinfo: zone spans were synthesized from the block counts".into());
+                synth_zones(&buddy, pti.as_ref(), &geo)
+            }
         };
-        if z.node != 0 {
-            notes.push(format!("node {} was left out: the model has one node", z.node));
-            continue;
+        let mut zones = Vec::new();
+        for z in &zinfo {
+            let Some(t) = ZoneType::from_proc_name(&z.zone) else {
+                notes.push(format!("zone {} is not modelled and was left out", z.zone));
+                continue;
+            };
+            if z.node != 0 {
+                notes.push(format!("node {} was left out: the model has one node", z.node));
+                continue;
+            }
+            zones.push(ZoneSpec { zone_type: t, span: PfnRange::new(z.start_pfn, z.start_pfn + z.spanned), holes: vec![], reserved: vec![] });
         }
-        zones.push(ZoneSpec { zone_type: t, span: PfnRange::new(z.start_pfn, z.start_pfn + z.spanned), holes: vec![], reserved: vec![] });
+        zones.sort_by_key(|z| z.zone_type);
+        if zones.is_empty() {
+            return Err(ImportError::new("zoneinfo", Place::File, "no zone the model knows (DMA, DMA32, Normal, Movable)"));
+        }
+        let spec = MachineSpec { name: "imported machine".into(), geometry: geo, nr_cpus: 1, zones, cma: vec![], virtio_mem: vec![] };
+        // Check the machine can exist before any work.
+        Machine::layout_begin(spec.clone(), |_| MigrateType::Movable).map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
+        let targets: Vec<Option<[u64; 6]>> = spec
+            .zones
+            .iter()
+            .map(|z| pti.as_ref().and_then(|p| p.blocks.iter().find(|b| b.0 == 0 && b.1 == z.zone_type.proc_name()).map(|b| b.2)))
+            .collect();
+        let span: u64 = spec.zones.iter().map(|z| z.span.len()).sum();
+        let (source, synthesized, types, stage, total) = match s.kpageflags {
+            Some((first, flags)) => {
+                if spec.zones.iter().any(|z| first > z.span.start || first + (flags.len() as u64) < z.span.end) {
+                    notes.push("kpageflags does not cover every zone: the missing PFNs read as holes".into());
+                }
+                if pti.is_none() {
+                    notes.push("no pagetypeinfo: a pageblock holding any unmovable page is UNMOVABLE, the rest MOVABLE".into());
+                } else {
+                    for (z, t) in spec.zones.iter().zip(&targets) {
+                        if t.is_none() {
+                            notes.push(format!("pagetypeinfo has no block counts for {}: types follow the pages", z.zone_type.proc_name()));
+                        }
+                    }
+                }
+                notes.push("pageblock migratetypes are not exported per PFN: they were assigned to match pagetypeinfo's counts".into());
+                let start = spec.zones[0].span.start;
+                (Source::Flags { first, flags }, false, Default::default(), Stage::Types { zi: 0, next: start, unmovable: Vec::new() }, 2 * span)
+            }
+            None => {
+                notes.push("no kpageflags: the page layout is synthesized from the counts and is not the machine's real layout".into());
+                let (free, types) = synth_layout(&spec, &buddy, &targets)?;
+                let m = Machine::layout_begin(spec.clone(), |p| types.get(&(p & !(geo.pageblock_nr_pages() - 1))).copied().unwrap_or(MigrateType::Movable))
+                    .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
+                let start = spec.zones[0].span.start;
+                (Source::Synth { free }, true, types, Stage::Layout { m: Box::new(m), zi: 0, next: start }, span)
+            }
+        };
+        Ok(ImportJob { spec, notes, synthesized, source, targets, types, stage, total, done: 0 })
     }
-    zones.sort_by_key(|z| z.zone_type);
-    if zones.is_empty() {
-        return Err(ImportError::new("zoneinfo", Place::File, "no zone the model knows (DMA, DMA32, Normal, Movable)"));
+
+    /// Work done, from 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        if self.total == 0 { 1.0 } else { (self.done as f64 / self.total as f64).min(1.0) }
     }
-    let spec = MachineSpec { name: "imported machine".into(), geometry: geo, nr_cpus: 1, zones, cma: vec![], virtio_mem: vec![] };
-    match &s.kpageflags {
-        Some((first, flags)) => from_flags(spec, *first, flags, pti.as_ref(), notes),
-        None => synthesize(spec, &buddy, pti.as_ref(), notes),
+
+    /// Does about `budget` PFNs of work; returns the machine when done.
+    pub fn advance(&mut self, budget: u64) -> Result<Option<Imported>> {
+        let geo = self.spec.geometry;
+        let nr = geo.pageblock_nr_pages();
+        let chunk_align = geo.max_order_nr_pages();
+        let mut left = budget.max(chunk_align);
+        while left > 0 {
+            match &mut self.stage {
+                Stage::Done => return Ok(None),
+                Stage::Types { zi, next, unmovable } => {
+                    let z = self.spec.zones[*zi].span;
+                    let Source::Flags { first, flags } = &self.source else { unreachable!("types are counted for real layouts") };
+                    let view = FlagsView { first: *first, flags, geo };
+                    let first_block = z.start & !(nr - 1);
+                    if *next < first_block {
+                        *next = first_block;
+                    }
+                    while *next < z.end && left > 0 {
+                        let b = *next;
+                        let count = (b.max(z.start)..(b + nr).min(z.end))
+                            .filter(|&p| view.page(p).is_some_and(|u| matches!(u.kind, PageKind::Kernel | PageKind::SlabUnmovable | PageKind::PageTable | PageKind::Reserved)))
+                            .count() as u64;
+                        unmovable.push(count);
+                        *next += nr;
+                        left = left.saturating_sub(nr);
+                        self.done += nr;
+                    }
+                    if *next >= z.end {
+                        let blocks = (first_block..z.end).step_by(nr as usize);
+                        for (b, mt) in blocks.zip(assign_types(unmovable, self.targets[*zi])) {
+                            self.types.insert(b, mt);
+                        }
+                        if *zi + 1 < self.spec.zones.len() {
+                            self.stage = Stage::Types { zi: *zi + 1, next: 0, unmovable: Vec::new() };
+                        } else {
+                            let types = &self.types;
+                            let m = Machine::layout_begin(self.spec.clone(), |p| types.get(&(p & !(nr - 1))).copied().unwrap_or(MigrateType::Movable))
+                                .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
+                            let start = self.spec.zones[0].span.start;
+                            self.stage = Stage::Layout { m: Box::new(m), zi: 0, next: start };
+                        }
+                    }
+                }
+                Stage::Layout { m, zi, next } => {
+                    let z = self.spec.zones[*zi].span;
+                    // Chunks end on MAX_PAGE_ORDER-aligned PFNs (or the zone
+                    // end), so chunking changes nothing.
+                    let to = (next.saturating_add(left).div_ceil(chunk_align).saturating_mul(chunk_align)).min(z.end).max(*next + 1).min(z.end);
+                    let work = to - *next;
+                    match &self.source {
+                        Source::Flags { first, flags } => {
+                            let view = FlagsView { first: *first, flags, geo };
+                            m.layout_fill(*zi, *next, to, &|p| view.page(p), &|p| view.is_free(p));
+                        }
+                        Source::Synth { free } => {
+                            let types = &self.types;
+                            let page = |pfn: u64| synth_page(types, nr, pfn);
+                            let is_free = |pfn: u64| free.range(..=(pfn, u8::MAX)).next_back().is_some_and(|&(p, o)| pfn < p + (1 << o));
+                            m.layout_fill(*zi, *next, to, &page, &is_free);
+                        }
+                    }
+                    *next = to;
+                    left = left.saturating_sub(work);
+                    self.done += work;
+                    if *next >= z.end {
+                        if *zi + 1 < self.spec.zones.len() {
+                            *zi += 1;
+                            *next = self.spec.zones[*zi].span.start;
+                        } else {
+                            let Stage::Layout { m, .. } = std::mem::replace(&mut self.stage, Stage::Done) else { unreachable!() };
+                            return Ok(Some(Imported { machine: *m, synthesized: self.synthesized, notes: std::mem::take(&mut self.notes) }));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
+}
+
+/// The pages of a kpageflags image.
+struct FlagsView<'a> {
+    first: u64,
+    flags: &'a [u64],
+    geo: Geometry,
+}
+
+impl FlagsView<'_> {
+    fn flag(&self, pfn: u64) -> Option<u64> {
+        pfn.checked_sub(self.first).and_then(|i| self.flags.get(i as usize).copied())
+    }
+
+    fn is_free(&self, pfn: u64) -> bool {
+        self.flag(pfn).is_some_and(|f| decode(f) == Decoded::Free)
+    }
+
+    /// A compound page's order when the head and all its tails agree; the
+    /// folio breaks on contradictory flags (a racy read can show a tail
+    /// that is also BUDDY), and its pages then stand alone.
+    fn compound_order(&self, head: u64) -> Option<u8> {
+        let used = |f: u64| matches!(decode(f), Decoded::Used(_));
+        let f = self.flag(head)?;
+        if !has(f, KPF_COMPOUND_HEAD) || !used(f) {
+            return None;
+        }
+        let max = self.geo.max_order_nr_pages();
+        let mut len = 1u64;
+        while len <= max && self.flag(head + len).is_some_and(|t| has(t, KPF_COMPOUND_TAIL) && !has(t, KPF_COMPOUND_HEAD) && used(t)) {
+            len += 1;
+        }
+        (len.is_power_of_two() && len > 1 && head % len == 0 && len <= max).then(|| len.trailing_zeros() as u8)
+    }
+
+    fn page(&self, pfn: u64) -> Option<InUse> {
+        let f = self.flag(pfn)?;
+        let Decoded::Used(mut p) = decode(f) else { return None };
+        if has(f, KPF_COMPOUND_HEAD) {
+            if let Some(order) = self.compound_order(pfn) {
+                p.compound_order = order;
+                p.flags |= PageFlags::HEAD;
+            }
+        } else if has(f, KPF_COMPOUND_TAIL) {
+            let max = self.geo.max_order_nr_pages();
+            let head = (1..=max).filter_map(|d| pfn.checked_sub(d)).find(|&q| self.flag(q).is_some_and(|g| has(g, KPF_COMPOUND_HEAD)));
+            if let Some((h, order)) = head.and_then(|h| self.compound_order(h).map(|o| (h, o))) {
+                if pfn < h + (1 << order) {
+                    let mut hp = match decode(self.flag(h).unwrap_or(0)) {
+                        Decoded::Used(hp) => hp,
+                        _ => p,
+                    };
+                    hp.refcount = 0;
+                    hp.mapcount = 0;
+                    hp.flags = PageFlags::TAIL | (hp.flags & PageFlags::THP);
+                    hp.compound_order = order;
+                    return Some(hp);
+                }
+            }
+        }
+        Some(p)
+    }
+}
+
+/// A synthesized page: a kind that suits its pageblock's type.
+fn synth_page(types: &std::collections::BTreeMap<u64, MigrateType>, nr: u64, pfn: u64) -> Option<InUse> {
+    let mt = types.get(&(pfn & !(nr - 1))).copied().unwrap_or(MigrateType::Movable);
+    let k = match mt {
+        MigrateType::Unmovable | MigrateType::HighAtomic => PageKind::Kernel,
+        MigrateType::Reclaimable => PageKind::SlabReclaimable,
+        _ => if pfn % 2 == 0 { PageKind::File } else { PageKind::Anon },
+    };
+    let p = InUse::new(k);
+    Some(if k.is_lru() { p.with_flags(PageFlags::LRU) } else { p })
+}
+
+/// Places the buddyinfo counts' free blocks from each zone's start, each
+/// with its buddy in use, and types the pageblocks in order.
+#[allow(clippy::type_complexity)]
+fn synth_layout(spec: &MachineSpec, buddy: &[crate::procfs::BuddyRow], targets: &[Option<[u64; 6]>]) -> Result<(std::collections::BTreeSet<(u64, u8)>, std::collections::BTreeMap<u64, MigrateType>)> {
+    let geo = spec.geometry;
+    let nr = geo.pageblock_nr_pages();
+    let mut free = std::collections::BTreeSet::new();
+    let mut types = std::collections::BTreeMap::new();
+    for (z, target) in spec.zones.iter().zip(targets) {
+        let Some(row) = buddy.iter().find(|r| r.node == 0 && r.zone == z.zone_type.proc_name()) else { continue };
+        let mut cursor = z.span.start;
+        for order in (0..row.free.len()).rev() {
+            let size = 1u64 << order;
+            let step = if order as u8 == geo.max_order { size } else { size * 2 };
+            for _ in 0..row.free[order] {
+                let p = cursor.div_ceil(step) * step;
+                if p + size > z.span.end {
+                    return Err(ImportError::new("buddyinfo", Place::File, format!("zone {}: the free block counts do not fit its span", z.zone_type.proc_name())));
+                }
+                free.insert((p, order as u8));
+                cursor = p + step;
+            }
+        }
+        let first_block = z.span.start & !(nr - 1);
+        let blocks: Vec<u64> = (first_block..z.span.end).step_by(nr as usize).collect();
+        // Sequential: the first pageblocks unmovable, then reclaimable, ...
+        let fake: Vec<u64> = (0..blocks.len() as u64).map(|i| blocks.len() as u64 - i).collect();
+        for (b, mt) in blocks.into_iter().zip(assign_types(&fake, *target)) {
+            types.insert(b, mt);
+        }
+    }
+    Ok((free, types))
 }
 
 fn synth_zones(buddy: &[crate::procfs::BuddyRow], pti: Option<&PageTypeInfo>, geo: &Geometry) -> Vec<ZoneInfo> {
@@ -128,136 +393,6 @@ fn assign_types(unmovable: &[u64], targets: Option<[u64; 6]>) -> Vec<MigrateType
     out
 }
 
-fn from_flags(spec: MachineSpec, first: u64, flags: &[u64], pti: Option<&PageTypeInfo>, mut notes: Vec<String>) -> Result<Imported> {
-    let geo = spec.geometry;
-    let nr = geo.pageblock_nr_pages();
-    let flag = |pfn: u64| -> Option<u64> { pfn.checked_sub(first).and_then(|i| flags.get(i as usize).copied()) };
-    let outside = spec.zones.iter().any(|z| flag(z.span.start).is_none() || flag(z.span.end - 1).is_none());
-    if outside {
-        notes.push("kpageflags does not cover every zone: the missing PFNs read as holes".into());
-    }
-    // Compound pages: a head and its tails form an order-n folio when the
-    // run is an aligned power of two; otherwise the pages stand alone.
-    // Contradictory flags (a tail that is also BUDDY, as a racy read can
-    // show) break the folio: its pages stand alone.
-    let used = |f: u64| matches!(decode(f), Decoded::Used(_));
-    let compound_order = |head: u64| -> Option<u8> {
-        let f = flag(head)?;
-        if !has(f, KPF_COMPOUND_HEAD) || !used(f) {
-            return None;
-        }
-        let mut len = 1u64;
-        while len <= geo.max_order_nr_pages() && flag(head + len).is_some_and(|t| has(t, KPF_COMPOUND_TAIL) && !has(t, KPF_COMPOUND_HEAD) && used(t)) {
-            len += 1;
-        }
-        (len.is_power_of_two() && len > 1 && head.is_multiple_of(len) && len <= geo.max_order_nr_pages()).then(|| len.trailing_zeros() as u8)
-    };
-    let page = |pfn: u64| -> Option<InUse> {
-        let f = flag(pfn)?;
-        let Decoded::Used(mut p) = decode(f) else { return None };
-        if has(f, KPF_COMPOUND_HEAD) {
-            if let Some(order) = compound_order(pfn) {
-                p.compound_order = order;
-                p.flags |= PageFlags::HEAD;
-            }
-        } else if has(f, KPF_COMPOUND_TAIL) {
-            let head = (1..=geo.max_order_nr_pages()).filter_map(|d| pfn.checked_sub(d)).find(|&q| flag(q).is_some_and(|g| has(g, KPF_COMPOUND_HEAD)));
-            if let Some(h) = head {
-                if let Some(order) = compound_order(h) {
-                    if pfn < h + (1 << order) {
-                        let mut hp = match decode(flag(h).unwrap_or(0)) {
-                            Decoded::Used(hp) => hp,
-                            _ => p,
-                        };
-                        hp.refcount = 0;
-                        hp.mapcount = 0;
-                        hp.flags = PageFlags::TAIL | (hp.flags & PageFlags::THP);
-                        hp.compound_order = order;
-                        return Some(hp);
-                    }
-                }
-            }
-        }
-        Some(p)
-    };
-    let is_free = |pfn: u64| flag(pfn).is_some_and(|f| decode(f) == Decoded::Free);
-    // Pageblock types per zone.
-    let mut types = std::collections::BTreeMap::new();
-    for z in &spec.zones {
-        let first_block = z.span.start & !(nr - 1);
-        let blocks: Vec<u64> = (first_block..z.span.end).step_by(nr as usize).collect();
-        let unmovable: Vec<u64> = blocks
-            .iter()
-            .map(|&b| {
-                (b.max(z.span.start)..(b + nr).min(z.span.end))
-                    .filter(|&p| page(p).is_some_and(|u| matches!(u.kind, PageKind::Kernel | PageKind::SlabUnmovable | PageKind::PageTable | PageKind::Reserved)))
-                    .count() as u64
-            })
-            .collect();
-        let targets = pti.and_then(|p| p.blocks.iter().find(|b| b.0 == 0 && b.1 == z.zone_type.proc_name()).map(|b| b.2));
-        if pti.is_some() && targets.is_none() {
-            notes.push(format!("pagetypeinfo has no block counts for {}: types follow the pages", z.zone_type.proc_name()));
-        }
-        for (b, mt) in blocks.into_iter().zip(assign_types(&unmovable, targets)) {
-            types.insert(b, mt);
-        }
-    }
-    if pti.is_none() {
-        notes.push("no pagetypeinfo: a pageblock holding any unmovable page is UNMOVABLE, the rest MOVABLE".into());
-    }
-    notes.push("pageblock migratetypes are not exported per PFN: they were assigned to match pagetypeinfo's counts".into());
-    let machine = Machine::from_layout(spec, |p| types.get(&(p & !(nr - 1))).copied().unwrap_or(MigrateType::Movable), page, is_free)
-        .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
-    Ok(Imported { machine, synthesized: false, notes })
-}
-
-fn synthesize(spec: MachineSpec, buddy: &[crate::procfs::BuddyRow], pti: Option<&PageTypeInfo>, mut notes: Vec<String>) -> Result<Imported> {
-    notes.push("no kpageflags: the page layout is synthesized from the counts and is not the machine's real layout".into());
-    let geo = spec.geometry;
-    let nr = geo.pageblock_nr_pages();
-    let mut free = std::collections::BTreeSet::new();
-    let mut types = std::collections::BTreeMap::new();
-    for z in &spec.zones {
-        let Some(row) = buddy.iter().find(|r| r.node == 0 && r.zone == z.zone_type.proc_name()) else { continue };
-        let mut cursor = z.span.start;
-        for order in (0..row.free.len()).rev() {
-            let size = 1u64 << order;
-            let step = if order as u8 == geo.max_order { size } else { size * 2 };
-            for _ in 0..row.free[order] {
-                let p = cursor.div_ceil(step) * step;
-                if p + size > z.span.end {
-                    return Err(ImportError::new("buddyinfo", Place::File, format!("zone {}: the free block counts do not fit its span", z.zone_type.proc_name())));
-                }
-                free.insert((p, order as u8));
-                cursor = p + step;
-            }
-        }
-        let first_block = z.span.start & !(nr - 1);
-        let blocks: Vec<u64> = (first_block..z.span.end).step_by(nr as usize).collect();
-        let targets = pti.and_then(|p| p.blocks.iter().find(|b| b.0 == 0 && b.1 == z.zone_type.proc_name()).map(|b| b.2));
-        // Sequential: the first pageblocks unmovable, then reclaimable, ...
-        let fake: Vec<u64> = (0..blocks.len() as u64).map(|i| blocks.len() as u64 - i).collect();
-        for (b, mt) in blocks.into_iter().zip(assign_types(&fake, targets)) {
-            types.insert(b, mt);
-        }
-    }
-    let is_free = |pfn: u64| free.range(..=(pfn, u8::MAX)).next_back().is_some_and(|&(p, o)| pfn < p + (1 << o));
-    let kind_for = |mt: MigrateType, pfn: u64| match mt {
-        MigrateType::Unmovable | MigrateType::HighAtomic => PageKind::Kernel,
-        MigrateType::Reclaimable => PageKind::SlabReclaimable,
-        _ => if pfn.is_multiple_of(2) { PageKind::File } else { PageKind::Anon },
-    };
-    let page = |pfn: u64| {
-        let mt = types.get(&(pfn & !(nr - 1))).copied().unwrap_or(MigrateType::Movable);
-        let k = kind_for(mt, pfn);
-        let p = InUse::new(k);
-        Some(if k.is_lru() { p.with_flags(PageFlags::LRU) } else { p })
-    };
-    let machine = Machine::from_layout(spec, |p| types.get(&(p & !(nr - 1))).copied().unwrap_or(MigrateType::Movable), page, is_free)
-        .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
-    Ok(Imported { machine, synthesized: true, notes })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +406,30 @@ mod tests {
         assert_eq!(t[1], MigrateType::Reclaimable);
         assert_eq!(t[5], MigrateType::Cma);
         assert_eq!(t.iter().filter(|&&m| m == MigrateType::Movable).count(), 3);
+    }
+
+    #[test]
+    fn chunked_import_equals_import_at_once() {
+        let s = Snapshot {
+            buddyinfo: "Node 0, zone   Normal      3      2      1      0      0      0      0      0      0      1      2 \n".into(),
+            pagetypeinfo: None,
+            zoneinfo: Some("Node 0, zone   Normal\n        spanned  16384\n        present  16384\n        managed  16000\n  start_pfn:           4096\n".into()),
+            kpageflags: Some((4096, (0..16384u64).map(|p| if p % 7 < 3 { 1 << 10 } else if p % 11 == 0 { 1 << 7 } else { 1 << 5 }).collect())),
+        };
+        let whole = reconstruct(&s).unwrap();
+        let mut job = ImportJob::new(s).unwrap();
+        let mut rounds = 0;
+        let chunked = loop {
+            rounds += 1;
+            let before = job.progress();
+            if let Some(done) = job.advance(1000).unwrap() {
+                break done;
+            }
+            assert!(job.progress() > before, "progress moves");
+        };
+        assert!(rounds > 10, "{rounds} rounds");
+        assert_eq!(chunked.machine.fingerprint(), whole.machine.fingerprint());
+        chunked.machine.check_quiescent().unwrap();
     }
 
     #[test]

@@ -381,13 +381,28 @@ pub fn op_from_form(name: &str, fields: &[String]) -> Result<Op, String> {
 /// text, which gives a synthesized layout. Returns the machine and what the
 /// import had to make up.
 pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<pfnscope_import::Imported, String> {
+    let mut job = import_job(name, bytes)?;
+    loop {
+        if let Some(done) = job.advance(u64::MAX).map_err(|e| e.to_string())? {
+            return check_import(name, done);
+        }
+    }
+}
+
+/// Starts an import in chunks: a snapshot file (gzip) or pasted
+/// `/proc/buddyinfo` text.
+pub fn import_job(name: &str, bytes: &[u8]) -> Result<pfnscope_import::ImportJob, String> {
     let snap = if bytes.starts_with(&[0x1f, 0x8b]) {
         pfnscope_import::Snapshot::from_bytes(name, bytes).map_err(|e| e.to_string())?
     } else {
         let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: neither a snapshot file nor text"))?;
         pfnscope_import::Snapshot { buddyinfo: text.to_string(), ..Default::default() }
     };
-    let imported = pfnscope_import::reconstruct(&snap).map_err(|e| e.to_string())?;
+    pfnscope_import::ImportJob::new(snap).map_err(|e| e.to_string())
+}
+
+/// The last check of an import: nothing inconsistent is loaded.
+pub fn check_import(name: &str, imported: pfnscope_import::Imported) -> Result<pfnscope_import::Imported, String> {
     imported.machine.check_invariants().map_err(|v| format!("{name}: the reconstructed machine is inconsistent: {v}"))?;
     Ok(imported)
 }
