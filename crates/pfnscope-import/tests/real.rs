@@ -48,3 +48,24 @@ fn pagetypeinfo_block_counts_are_honoured() {
         }
     }
 }
+
+#[test]
+fn zstd_and_gzip_copies_give_the_same_snapshot() {
+    let zst = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/real-zst");
+    let a = Snapshot::from_dir(&zst).unwrap();
+    let b = Snapshot::from_dir(&fixture()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_truncated_copy_names_the_file_and_offset() {
+    let dir = std::env::temp_dir().join(format!("pfnscope-trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture().join("buddyinfo"), dir.join("buddyinfo")).unwrap();
+    std::fs::write(dir.join("kpageflags"), [0u8; 8 * 10 + 3]).unwrap();
+    let e = Snapshot::from_dir(&dir).unwrap_err();
+    assert_eq!(e.file, "kpageflags");
+    assert_eq!(e.place, pfnscope_import::Place::Byte(80));
+    assert!(e.message.contains("whole u64"));
+    std::fs::remove_dir_all(&dir).ok();
+}
