@@ -468,6 +468,7 @@ impl Component for App {
             }
             Msg::TogglePlay => {
                 if self.playing.take().is_some() {
+                    self.redraw_all();
                     return true;
                 }
                 let Some(s) = &mut self.session else { return false };
@@ -494,9 +495,14 @@ impl Component for App {
                 let at_end = s.player.as_ref().is_none_or(|p| p.cursor == p.len().checked_sub(1));
                 if at_end {
                     self.playing = None;
-                } else {
-                    s.step_by(1);
+                    // The minimap catches up once playback stops.
                     self.redraw_all();
+                } else {
+                    // Playback ticks redraw only the map: rendering the whole
+                    // machine for the minimap on every step is too much work
+                    // for large machines.
+                    s.step_by(1);
+                    self.redraw();
                 }
                 true
             }
