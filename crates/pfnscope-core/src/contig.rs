@@ -234,21 +234,20 @@ impl Machine {
                 return Err(ContigError::new(Errno::EINVAL, Some(pfn), format!("{pfn:#x} is an order-{} folio, not {nr} pages", h.compound_order)));
             }
             self.enter(KernelFn::FreeContigRange);
-            let order = h.compound_order;
-            self.free_pages(pfn, order).map_err(|e| ContigError::new(Errno::EINVAL, Some(pfn), e.to_string()))?;
+            let r = self.free_pages(pfn, h.compound_order).map(|_| ()).map_err(|e| ContigError::new(Errno::EINVAL, Some(pfn), e.to_string()));
             self.leave();
-            return Ok(());
+            return r;
         }
         if let Some(bad) = (pfn..pfn + nr).find(|&p| self.page(p).as_in_use().is_none_or(|u| u.kind != PageKind::Contig || u.refcount == 0 || u.flags.contains(PageFlags::TAIL))) {
             return Err(ContigError::new(Errno::EINVAL, Some(bad), format!("{bad:#x} is not a page of a contiguous allocation ({})", self.describe_page(bad))));
         }
         self.enter(KernelFn::FreeContigRange);
         self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + nr)), || format!("free_contig_range({pfn:#x}, {nr})"));
-        for p in pfn..pfn + nr {
-            self.free_pages(p, 0).map_err(|e| ContigError::new(Errno::EINVAL, Some(p), e.to_string()))?;
-        }
+        // Every page was checked above; a failure here would be a model bug,
+        // reported rather than hidden, with the call stack kept balanced.
+        let r = (pfn..pfn + nr).try_for_each(|p| self.free_pages(p, 0).map(|_| ()).map_err(|e| ContigError::new(Errno::EINVAL, Some(p), e.to_string())));
         self.leave();
-        Ok(())
+        r
     }
 
     /// `pfn_range_valid_contig()`: every page online, in the zone, not
