@@ -81,22 +81,9 @@ impl Machine {
         Ok(m)
     }
 
-    /// A machine laid out page by page, as an import reconstructs it:
-    /// the pageblock types, then each PFN of each zone as `page(pfn)` says,
-    /// with the free runs split into the largest aligned blocks and put on
-    /// their lists without merging (the snapshot already shows the kernel's
-    /// merges). See [`Machine::layout_fill`] to do it in chunks.
-    pub fn from_layout(spec: MachineSpec, block_type: impl Fn(u64) -> MigrateType, page: impl Fn(u64) -> Option<InUse>, is_free: impl Fn(u64) -> bool) -> Result<Machine> {
-        let mut m = Machine::layout_begin(spec, block_type)?;
-        for zi in 0..m.zones.len() {
-            let span = m.zones[zi].span;
-            m.layout_fill(zi, span.start, span.end, &page, &is_free);
-        }
-        Ok(m)
-    }
-
-    /// The first part of [`Machine::from_layout`]: an empty machine with
-    /// the pageblock types set.
+    /// Starts a machine laid out page by page, as an import reconstructs
+    /// it: an empty machine with the pageblock types set. Fill each zone
+    /// with [`Machine::layout_fill`], in one call or in chunks.
     pub fn layout_begin(spec: MachineSpec, block_type: impl Fn(u64) -> MigrateType) -> Result<Machine> {
         let mut m = Machine::empty(spec)?;
         let nr = m.geo.pageblock_nr_pages();
@@ -109,8 +96,10 @@ impl Machine {
         Ok(m)
     }
 
-    /// Lays out `[from, to)` of zone `zi` (see [`Machine::from_layout`]).
-    /// Chunks must start and end at MAX_PAGE_ORDER-aligned PFNs or at the
+    /// Lays out `[from, to)` of zone `zi`: each PFN as `page(pfn)` says,
+    /// with the free runs split into the largest aligned blocks and put on
+    /// their lists without merging (a snapshot already shows the kernel's
+    /// merges). Chunks must start and end at MAX_PAGE_ORDER-aligned PFNs or at the
     /// zone's edges: aligned blocks never cross such a boundary, so the
     /// result is the same as laying out the zone at once. Free runs longer
     /// than a pageblock take their first pageblock's type throughout, as the
