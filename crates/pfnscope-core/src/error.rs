@@ -1,4 +1,4 @@
-//! Typed errors. Bad arguments never panic: they come back as [`Error`].
+//! Typed errors. Bad arguments never panic: they come back as [`Error`](enum@Error).
 
 use thiserror::Error;
 
