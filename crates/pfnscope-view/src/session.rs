@@ -218,10 +218,7 @@ impl Session {
         let gfp = Gfp::by_name(gfp).ok_or_else(|| format!("unknown GFP mask {gfp:?}"))?;
         let order = parse_order(order, self.machine.geometry().max_order)?;
         let kind = PageKind::ALL.into_iter().find(|k| k.label() == kind).ok_or_else(|| format!("unknown page kind {kind:?}"))?;
-        let title = format!("alloc_pages({}, order={order}) for {}", gfp.name, kind.label());
-        self.record(title, move |m| {
-            m.alloc_pages(gfp, order, kind).map(|pfn| format!("got order-{order} block at {pfn:#x}")).map_err(|e| e.to_string())
-        })
+        self.run_op(&Op::AllocPages { gfp: gfp.name.to_string(), order, kind })
     }
 
     /// Runs `__free_pages()` with form input.
@@ -233,9 +230,7 @@ impl Session {
             self.error = Some(e.to_string());
             return Err(e.to_string());
         }
-        self.record(format!("__free_pages({pfn:#x}, order={order})"), move |m| {
-            m.free_pages(pfn, order).map(|_| format!("freed {pfn:#x}")).map_err(|e| e.to_string())
-        })
+        self.run_op(&Op::FreePages { pfn, order })
     }
 
     /// Moves the player to a step (`None` = before the first).
@@ -438,7 +433,7 @@ mod tests {
     fn an_allocation_is_traced_and_can_be_stepped_back_and_forth() {
         let mut s = session();
         let msg = s.alloc_pages("GFP_KERNEL", "2", "slab, unmovable").unwrap();
-        assert!(msg.starts_with("got order-2 block at"));
+        assert!(msg.starts_with("got an order-2 block at"), "{msg}");
         let p = s.player.as_ref().unwrap();
         let last = p.len() - 1;
         assert_eq!(p.cursor, Some(last));
