@@ -241,6 +241,34 @@ impl App {
         }
     }
 
+    /// Runs an operation from a form on the session: reports its result,
+    /// shows its trace. False (no redraw) before a session exists.
+    fn operate(&mut self, op: impl FnOnce(&mut Session, &Form) -> Result<String, String>) -> bool {
+        let Some(s) = &mut self.session else { return false };
+        self.playing = None;
+        let r = op(s, &self.form);
+        self.report(r);
+        self.new_trace();
+        self.redraw_all();
+        true
+    }
+
+    /// Moves the trace player: the state changes, so map and minimap redraw.
+    fn move_player(&mut self, f: impl FnOnce(&mut Session)) -> bool {
+        let Some(s) = &mut self.session else { return false };
+        f(s);
+        self.redraw_all();
+        true
+    }
+
+    /// Moves the view only: the minimap keeps its pixels.
+    fn move_view(&mut self, f: impl FnOnce(&mut Session)) -> bool {
+        let Some(s) = &mut self.session else { return false };
+        f(s);
+        self.redraw();
+        true
+    }
+
     /// Recomputes the map's pixels after the state or view changed.
     fn redraw(&mut self) {
         if let Some(s) = &self.session {
@@ -457,15 +485,7 @@ impl Component for App {
                 self.begin_build(ctx, &s);
                 true
             }
-            Msg::RunOp => {
-                let Some(s) = &mut self.session else { return false };
-                self.playing = None;
-                let r = pfnscope_view::session::op_from_form(&self.form.op_name, &self.form.op_args).and_then(|op| s.run_op(&op));
-                self.report(r);
-                self.new_trace();
-                self.redraw_all();
-                true
-            }
+            Msg::RunOp => self.operate(|s, f| pfnscope_view::session::op_from_form(&f.op_name, &f.op_args).and_then(|op| s.run_op(&op))),
             Msg::TogglePlay => {
                 if self.playing.take().is_some() {
                     self.redraw_all();
@@ -521,66 +541,21 @@ impl Component for App {
                 self.form.set(f, v);
                 false
             }
-            Msg::Alloc => {
-                let Some(s) = &mut self.session else { return false };
-                let r = s.alloc_pages(&self.form.gfp, &self.form.order, &self.form.kind);
-                self.report(r);
-                self.new_trace();
-                self.redraw_all();
-                true
-            }
-            Msg::Free => {
-                let Some(s) = &mut self.session else { return false };
-                let r = s.free_pages(&self.form.free_pfn, &self.form.free_order);
-                self.report(r);
-                self.new_trace();
-                self.redraw_all();
-                true
-            }
-            Msg::StepBy(d) => {
-                let Some(s) = &mut self.session else { return false };
-                s.step_by(d);
-                self.redraw_all();
-                true
-            }
-            Msg::Seek(c) => {
-                let Some(s) = &mut self.session else { return false };
-                s.seek(c);
-                self.redraw_all();
-                true
-            }
-            Msg::Jump(fwd) => {
-                let Some(s) = &mut self.session else { return false };
-                s.jump_to_event(fwd);
-                self.redraw_all();
-                true
-            }
+            Msg::Alloc => self.operate(|s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
+            Msg::Free => self.operate(|s, f| s.free_pages(&f.free_pfn, &f.free_order)),
+            Msg::StepBy(d) => self.move_player(|s| s.step_by(d)),
+            Msg::Seek(c) => self.move_player(|s| s.seek(c)),
+            Msg::Jump(fwd) => self.move_player(|s| s.jump_to_event(fwd)),
             Msg::Zoom(dz, at) => {
-                let Some(s) = &mut self.session else { return false };
-                let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
-                s.viewport = s.viewport.zoom_at(x, y, dz);
                 self.hover = None;
-                self.redraw();
-                true
+                self.move_view(|s| {
+                    let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
+                    s.viewport = s.viewport.zoom_at(x, y, dz);
+                })
             }
-            Msg::Fit => {
-                let Some(s) = &mut self.session else { return false };
-                s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
-                self.redraw();
-                true
-            }
-            Msg::JumpTo(pfn) => {
-                let Some(s) = &mut self.session else { return false };
-                s.jump_to(pfn);
-                self.redraw();
-                true
-            }
-            Msg::Scroll(rows) => {
-                let Some(s) = &mut self.session else { return false };
-                s.viewport = s.viewport.scroll(rows);
-                self.redraw();
-                true
-            }
+            Msg::Fit => self.move_view(|s| s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height)),
+            Msg::JumpTo(pfn) => self.move_view(|s| s.jump_to(pfn)),
+            Msg::Scroll(rows) => self.move_view(|s| s.viewport = s.viewport.scroll(rows)),
             Msg::Hover(x, y) => {
                 let Some(s) = &self.session else { return false };
                 self.hover = s.viewport.hit(x, y).and_then(|h| {
