@@ -267,7 +267,7 @@ impl FlagsView<'_> {
         while len <= max && self.flag(head + len).is_some_and(|t| has(t, KPF_COMPOUND_TAIL) && !has(t, KPF_COMPOUND_HEAD) && used(t)) {
             len += 1;
         }
-        (len.is_power_of_two() && len > 1 && head % len == 0 && len <= max).then(|| len.trailing_zeros() as u8)
+        (len.is_power_of_two() && len > 1 && head.is_multiple_of(len) && len <= max).then(|| len.trailing_zeros() as u8)
     }
 
     fn page(&self, pfn: u64) -> Option<InUse> {
@@ -305,7 +305,7 @@ fn synth_page(types: &std::collections::BTreeMap<u64, MigrateType>, nr: u64, pfn
     let k = match mt {
         MigrateType::Unmovable | MigrateType::HighAtomic => PageKind::Kernel,
         MigrateType::Reclaimable => PageKind::SlabReclaimable,
-        _ => if pfn % 2 == 0 { PageKind::File } else { PageKind::Anon },
+        _ => if pfn.is_multiple_of(2) { PageKind::File } else { PageKind::Anon },
     };
     let p = InUse::new(k);
     Some(if k.is_lru() { p.with_flags(PageFlags::LRU) } else { p })
