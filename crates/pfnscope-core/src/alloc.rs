@@ -58,8 +58,11 @@ impl Gfp {
     pub const KERNEL: Gfp = Gfp { name: "GFP_KERNEL", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Normal, atomic: false, high: false };
     pub const KERNEL_RECLAIMABLE: Gfp = Gfp { name: "GFP_KERNEL|__GFP_RECLAIMABLE", migratetype: MigrateType::Reclaimable, highest_zone: ZoneType::Normal, atomic: false, high: false };
     pub const HIGHUSER_MOVABLE: Gfp = Gfp { name: "GFP_HIGHUSER_MOVABLE", migratetype: MigrateType::Movable, highest_zone: ZoneType::Movable, atomic: false, high: false };
-    /// Migration targets for contiguous allocation (`GFP_USER|__GFP_MOVABLE`).
-    pub const USER_MOVABLE: Gfp = Gfp { name: "GFP_USER|__GFP_MOVABLE", migratetype: MigrateType::Movable, highest_zone: ZoneType::Movable, atomic: false, high: false };
+    /// Migration targets for contiguous allocation and offlining
+    /// (`GFP_USER|__GFP_MOVABLE`): without `__GFP_HIGHMEM` its highest zone
+    /// is ZONE_NORMAL; `alloc_migration_target()` adds it for sources in
+    /// ZONE_MOVABLE.
+    pub const USER_MOVABLE: Gfp = Gfp { name: "GFP_USER|__GFP_MOVABLE", migratetype: MigrateType::Movable, highest_zone: ZoneType::Normal, atomic: false, high: false };
     pub const ATOMIC: Gfp = Gfp { name: "GFP_ATOMIC", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Normal, atomic: true, high: true };
     pub const DMA32: Gfp = Gfp { name: "GFP_DMA32", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Dma32, atomic: false, high: false };
     pub const DMA: Gfp = Gfp { name: "GFP_DMA", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Dma, atomic: false, high: false };
@@ -92,14 +95,15 @@ impl Machine {
     }
 
     /// `__zone_watermark_ok()` (v6.12): enough free pages above the mark
-    /// plus `lowmem_reserve[highest]` after the unusable ones (the
-    /// highatomic reserve unless allowed, CMA unless ALLOC_CMA), and for
+    /// plus `lowmem_reserve[highest]` after the unusable ones (the free
+    /// pages of the highatomic reserve, `nr_free_highatomic`, unless
+    /// ALLOC_RESERVES; CMA unless ALLOC_CMA), and for
     /// order > 0 a free block of that order that the request may use.
     pub fn zone_watermark_ok(&self, zi: usize, order: u8, mark: u64, highest: ZoneType, flags: AllocFlags) -> bool {
         let mut free = self.zone_free_pages(zi);
         let mut unusable = (1i64 << order) - 1;
         if !flags.reserves() {
-            unusable += self.zone_counter(zi, ZoneCounter::NrReservedHighatomic);
+            unusable += self.zone_counter(zi, ZoneCounter::NrFreeHighatomic);
         }
         if !flags.contains(AllocFlags::CMA) {
             unusable += self.zone_counter(zi, ZoneCounter::FreeCmaPages);
@@ -427,6 +431,32 @@ impl Machine {
         Ok(())
     }
 
+    /// `folio_get()` for scenarios: a driver takes an extra reference on
+    /// the folio at `pfn`, one migration does not expect.
+    pub fn get_page(&mut self, pfn: u64) -> Result<()> {
+        let (head, p) = self.held_folio(pfn)?;
+        let refcount = p.refcount.checked_add(1).ok_or_else(|| Error::BadReference { pfn, why: "the reference count is at its limit".into() })?;
+        self.set_page(head, PageWord::in_use(InUse { refcount, ..p }));
+        Ok(())
+    }
+
+    /// `folio_put()` for scenarios: drop a reference [`Machine::get_page`]
+    /// took. The last reference is the owner's, freed by `__free_pages`.
+    pub fn put_page(&mut self, pfn: u64) -> Result<()> {
+        let (head, p) = self.held_folio(pfn)?;
+        if p.refcount <= 1 {
+            return Err(Error::BadReference { pfn, why: "only the owner's reference is left; free the page instead".into() });
+        }
+        self.set_page(head, PageWord::in_use(InUse { refcount: p.refcount - 1, ..p }));
+        Ok(())
+    }
+
+    fn held_folio(&self, pfn: u64) -> Result<(u64, InUse)> {
+        let (head, _) = self.allocation_at(pfn).ok_or(Error::NotAllocated { pfn })?;
+        let p = self.page(head).as_in_use().filter(|p| p.refcount > 0).ok_or(Error::NotAllocated { pfn })?;
+        Ok((head, p))
+    }
+
     /// The allocation a PFN belongs to: `(head pfn, order)` if in use.
     pub fn allocation_at(&self, pfn: u64) -> Option<(u64, u8)> {
         let p = self.page(pfn).as_in_use()?;
@@ -571,6 +601,16 @@ mod tests {
         assert_eq!(m.get_pageblock_migratetype(pfn), MigrateType::HighAtomic);
         assert_eq!(m.zone_counter(zi, ZoneCounter::NrReservedHighatomic), 512);
         m.check_quiescent().unwrap();
+        // The watermark check keeps back only the reserve's free pages
+        // (nr_free_highatomic: less what was taken, and what the per-cpu
+        // refill holds), not the whole reserved pageblock.
+        let free_ha = m.zone_counter(zi, ZoneCounter::NrFreeHighatomic) as u64;
+        assert!(free_ha > 0 && free_ha < 512, "{free_ha}");
+        let free = m.zone_free_pages(zi) as u64;
+        let highest = m.zones()[zi].zone_type;
+        let mark = free - free_ha - 2 - m.zones()[zi].lowmem_reserve[highest as usize];
+        assert!(m.zone_watermark_ok(zi, 0, mark, highest, AllocFlags::empty()), "free - nr_free_highatomic clears the mark");
+        assert!(!m.zone_watermark_ok(zi, 0, mark + 2, highest, AllocFlags::empty()));
         // Requests without ALLOC_HIGHATOMIC never take from the reserve,
         // even for an order the reserve holds.
         let mut probe = m.clone();

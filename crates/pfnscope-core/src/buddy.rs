@@ -33,6 +33,8 @@ impl Machine {
         self.add_zone_counter(zi, ZoneCounter::FreePages, nr);
         if mt == MigrateType::Cma {
             self.add_zone_counter(zi, ZoneCounter::FreeCmaPages, nr);
+        } else if mt == MigrateType::HighAtomic {
+            self.add_zone_counter(zi, ZoneCounter::NrFreeHighatomic, nr);
         }
     }
 

@@ -118,8 +118,8 @@ impl Machine {
     /// its bits, and take the range with `alloc_contig_range(MIGRATE_CMA)`
     /// under `cma_mutex`. On -EBUSY clear the bits and retry at the next
     /// aligned slot (`cma_alloc_busy_retry`); any other error stops it.
-    /// `align` is an order (the DMA layer, not `cma_alloc`, clamps it to
-    /// `CONFIG_CMA_ALIGNMENT`); orders beyond MAX_PAGE_ORDER are -EINVAL.
+    /// `align` is an order of any size (the DMA layer, not `cma_alloc`,
+    /// clamps it to `CONFIG_CMA_ALIGNMENT`; hugetlb_cma asks for 1 GiB).
     pub fn cma_alloc(&mut self, area: usize, count: u64, align: u8) -> Result<(u64, ContigStats), ContigError> {
         let Some(a) = self.cma.get(area).cloned() else {
             return Err(ContigError { errno: Errno::EINVAL, pfn: None, reason: format!("no CMA area {area}") });
@@ -127,8 +127,8 @@ impl Machine {
         if count == 0 {
             return Err(ContigError { errno: Errno::EINVAL, pfn: None, reason: "a count of zero".into() });
         }
-        if align > self.geo.max_order {
-            return Err(ContigError { errno: Errno::EINVAL, pfn: None, reason: format!("alignment order {align} is above MAX_PAGE_ORDER") });
+        if align >= 64 {
+            return Err(ContigError { errno: Errno::EINVAL, pfn: None, reason: format!("alignment order {align} does not fit a PFN") });
         }
         self.enter(KernelFn::CmaAlloc);
         let name = a.name.clone();

@@ -104,7 +104,9 @@ impl Machine {
     /// 6. `isolate_freepages_range()`, else -EBUSY;
     /// 7. without `__GFP_COMP`: `split_free_pages()` and free the overhang
     ///    `[outer_start, start)` and `[end, outer_end)`; with it, one
-    ///    compound page if the range is exactly a power of two, else -EINVAL;
+    ///    compound page if the range is exactly a power of two, else -EINVAL
+    ///    (the kernel then leaks the taken pages; pfnscope frees them and
+    ///    says so in the trace);
     /// 8. `undo_isolate_page_range()`, always.
     ///
     /// On success `[start, end)` is held as [`PageKind::Contig`] pages.
@@ -160,9 +162,18 @@ impl Machine {
                 }
                 Ok(stats)
             } else {
+                // 6.12 WARNs and returns -EINVAL with the taken blocks still
+                // on its private lists: they are never freed. pfnscope
+                // frees them, so the machine stays usable, and says so.
+                self.note(StepKind::Failure, Some(PfnRange::new(outer_start, outer_end)), || {
+                    format!("WARN: PFN range: requested [{start:#x}, {end:#x}), allocated [{outer_start:#x}, {outer_end:#x}): -EINVAL; the kernel leaks the taken pages here")
+                });
                 for &(p, o) in &blocks {
                     self.free_one_page(p, zi, o, Fpi::NONE);
                 }
+                self.note(StepKind::Decision, Some(PfnRange::new(outer_start, outer_end)), || {
+                    "pfnscope: the leaked blocks are given back to the free lists (the kernel never frees them)".into()
+                });
                 Err(ContigError::new(Errno::EINVAL, None, format!("__GFP_COMP needs an exact power-of-two range; got {outer_start:#x}-{outer_end:#x}")))
             }
         };
@@ -180,7 +191,8 @@ impl Machine {
         result
     }
 
-    /// The checks the kernel leaves to its callers, made typed errors:
+    /// The checks the kernel leaves to its callers, made typed errors by
+    /// pfnscope (its guards, not the kernel's):
     /// an empty or reversed range, one outside every zone or across zones,
     /// a migratetype other than MOVABLE or CMA.
     fn check_contig_args(&self, start: u64, end: u64, migratetype: MigrateType) -> Result<usize, ContigError> {
@@ -201,7 +213,7 @@ impl Machine {
             let mut p = self.pageblock_start_pfn(start);
             while p < end {
                 if self.get_pageblock_migratetype(p) != MigrateType::Cma {
-                    return Err(ContigError::new(Errno::EINVAL, Some(p), format!("MIGRATE_CMA requested but pageblock {p:#x} is {}", self.get_pageblock_migratetype(p))));
+                    return Err(ContigError::new(Errno::EINVAL, Some(p), format!("pfnscope refuses MIGRATE_CMA over pageblock {p:#x}, which is {} (the kernel trusts its caller here, and its undo would make the block CMA)", self.get_pageblock_migratetype(p))));
                 }
                 p += nr;
             }

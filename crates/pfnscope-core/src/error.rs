@@ -54,6 +54,8 @@ pub enum Error {
     NotFree { pfn: u64, order: u8 },
     #[error("PFN {pfn:#x}: {why}")]
     PinFailed { pfn: u64, why: String },
+    #[error("PFN {pfn:#x}: {why}")]
+    BadReference { pfn: u64, why: String },
     #[error("PFN {pfn:#x} is reserved and cannot be freed to the buddy allocator")]
     Reserved { pfn: u64 },
     #[error("CPU {cpu} does not exist (the machine has {nr_cpus})")]

@@ -46,7 +46,7 @@ impl Machine {
             // GFP_USER without __GFP_MOVABLE (memalloc_pin_save): no CMA,
             // no ZONE_MOVABLE.
             let target = Gfp { name: "GFP_USER", migratetype: MigrateType::Unmovable, highest_zone: ZoneType::Normal, atomic: false, high: false };
-            let r = if list.is_empty() { Ok(1) } else { self.migrate_pages_to(&mut list, &mut stats, Some(target)) };
+            let r = if list.is_empty() { Ok(1) } else { self.migrate_pages_to(&mut list, &mut stats, Some(target), crate::migrate::MigrateLoop::Batched) };
             self.putback_movable_pages(&mut list);
             let moved = stats.moved.first().map(|&(_, new)| new);
             self.leave();

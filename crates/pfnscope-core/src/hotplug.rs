@@ -1,16 +1,15 @@
 //! Memory offlining (mm/memory_hotplug.c, v6.12): `offline_pages()`
 //! isolates the range, then migrates and retries until every page is free
-//! or a signal arrives. The kernel has no retry limit; the model takes a
+//! or a signal arrives. The kernel has no retry limit; pfnscope takes a
 //! budget of rounds from the user so a stuck page ends the simulation with a
-//! clear message instead of never returning.
+//! clear message instead of never returning, and says the budget is its own.
 
-use crate::alloc::Gfp;
 use crate::contig::ContigError;
 use crate::error::Errno;
 use crate::geometry::PfnRange;
 use crate::isolation::IsolFlags;
 use crate::machine::Machine;
-use crate::migrate::MigrateStats;
+use crate::migrate::{MigrateLoop, MigrateStats};
 use crate::migratetype::MigrateType;
 use crate::page::{InUse, PageFlags, PageKind, PageWord, Tag};
 use crate::trace::{KernelFn, StepKind};
@@ -18,54 +17,110 @@ use crate::trace::{KernelFn, StepKind};
 /// What a successful offline cost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OfflineStats {
-    /// Rounds of the outer scan/migrate/test loop.
+    /// Rounds of the inner scan-and-migrate loop, which pfnscope's budget
+    /// counts.
     pub rounds: u32,
     pub migration: MigrateStats,
 }
 
+/// What `scan_movable_pages()` found.
+enum Scan {
+    /// A movable page to migrate, at this PFN.
+    Movable(u64),
+    /// -ENOENT: nothing movable is left.
+    NoEnt,
+    /// -EBUSY: a PageOffline page its driver still holds.
+    Busy(u64),
+}
+
 impl Machine {
-    /// `scan_movable_pages()`: the first LRU, movable_ops or hugetlb page
-    /// in `[start, end)`.
-    fn scan_movable_pages(&self, start: u64, end: u64) -> Option<u64> {
-        (start..end).find(|&p| {
-            self.page(p).as_in_use().is_some_and(|u| {
-                !u.flags.contains(PageFlags::TAIL) && (u.flags.contains(PageFlags::LRU) || matches!(u.kind, PageKind::MovableOps | PageKind::Hugetlb))
-            })
-        })
+    /// `scan_movable_pages()` (v6.12): the first LRU page (a tail reads its
+    /// head's flag), `__PageMovable` page or in-use hugetlb folio in
+    /// `[start, end)`; a PageOffline page still referenced after
+    /// MEM_GOING_OFFLINE is -EBUSY.
+    fn scan_movable_pages(&self, start: u64, end: u64) -> Scan {
+        let mut pfn = start;
+        while pfn < end {
+            if let Some(u) = self.page(pfn).as_in_use() {
+                let head = if u.flags.contains(PageFlags::TAIL) {
+                    self.allocation_at(pfn).and_then(|(h, _)| self.page(h).as_in_use()).unwrap_or(u)
+                } else {
+                    u
+                };
+                if head.flags.contains(PageFlags::LRU) || matches!(head.kind, PageKind::MovableOps | PageKind::Hugetlb) {
+                    return Scan::Movable(pfn);
+                }
+                if u.kind == PageKind::Offline && u.refcount > 0 {
+                    return Scan::Busy(pfn);
+                }
+            }
+            pfn += 1;
+        }
+        Scan::NoEnt
     }
 
-    /// `do_migrate_range()` (v6.12): isolate what can be isolated from
-    /// `start` on and migrate it (MIGRATE_SYNC, MR_MEMORY_HOTPLUG); failures
-    /// are put back for the next round.
+    /// `do_migrate_range()` (v6.12): isolate every folio in `[start, end)`
+    /// that can be isolated (`isolate_folio_to_list()`: hugetlb, LRU or
+    /// movable_ops; the whole range at once, with none of compaction's
+    /// batching or its pinned-anon skip), migrate them (MIGRATE_SYNC,
+    /// MR_MEMORY_HOTPLUG, targets from `alloc_migration_target()` with
+    /// GFP_USER|__GFP_MOVABLE), and put back what failed.
     fn do_migrate_range(&mut self, start: u64, end: u64, stats: &mut MigrateStats) {
         self.enter(KernelFn::DoMigrateRange);
         let mut list = Vec::new();
         let mut pfn = start;
         while pfn < end {
-            pfn = self.isolate_migratepages_range(pfn, end, &mut list);
-            if list.is_empty() {
+            let Some(u) = self.page(pfn).as_in_use() else {
+                pfn += 1;
                 continue;
+            };
+            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+            let hp = self.page(head).as_in_use().unwrap_or(u);
+            let next = (head + (1 << order)).max(pfn + 1);
+            // folio_try_get() fails on a folio with no references.
+            if hp.refcount > 0 && !hp.flags.contains(PageFlags::ISOLATED) {
+                let lru = hp.flags.contains(PageFlags::LRU);
+                if lru || matches!(hp.kind, PageKind::MovableOps | PageKind::Hugetlb) {
+                    let flags = hp.flags.difference(PageFlags::LRU).union(PageFlags::ISOLATED);
+                    self.set_page(head, PageWord::in_use(InUse { flags, ..hp }));
+                    list.push(head);
+                }
             }
-            let r = self.migrate_pages_to(&mut list, stats, Some(Gfp::USER_MOVABLE));
+            pfn = next;
+        }
+        let n = list.len();
+        self.note(StepKind::Action, Some(PfnRange::new(start, end)), || format!("isolated {n} folio(s) in {start:#x}-{end:#x}"));
+        if !list.is_empty() {
+            let r = self.migrate_pages_to(&mut list, stats, None, MigrateLoop::Batched);
+            if r.is_err() || !list.is_empty() {
+                let left = list.len();
+                self.note(StepKind::Failure, None, || format!("migrating {left} folio(s) failed; they go back and the scan finds them again"));
+            }
             self.putback_movable_pages(&mut list);
-            if r == Err(Errno::ENOMEM) {
-                break;
-            }
         }
         self.leave();
     }
 
     /// `offline_pages()` (v6.12) for a pageblock-aligned range in one zone:
-    /// `zone_pcp_disable`, `start_isolate_page_range(MEMORY_OFFLINE |
-    /// REPORT_FAILURE)`, the `MEM_GOING_OFFLINE` notifier (drivers drop
-    /// their references to PageOffline pages), then rounds of
-    /// `scan_movable_pages` / `do_migrate_range` / `test_pages_isolated`
-    /// until the range is free, and `__offline_isolated_pages`, which leaves
-    /// every page PageOffline. `budget` bounds the rounds: when it runs out
-    /// the model stops with -EINTR as if the user had sent a signal.
+    /// `zone_pcp_disable`, `lru_cache_disable`,
+    /// `start_isolate_page_range(MEMORY_OFFLINE | REPORT_FAILURE)`, the
+    /// `MEM_GOING_OFFLINE` notifier (virtio-mem drops its references to the
+    /// PageOffline pages it owns; any other still-referenced PageOffline
+    /// page makes the scan fail), then the kernel's two loops: the inner one
+    /// repeats `scan_movable_pages()` and `do_migrate_range()` until no
+    /// movable page is left (-ENOENT; -EBUSY from the scan is "unmovable
+    /// page"), the outer one runs `test_pages_isolated()` and starts the
+    /// inner one again while a page is busy. A pending signal gives -EINTR
+    /// ("signal backoff"); nothing else ends it. Then
+    /// `__offline_isolated_pages()` leaves every page PageOffline.
     ///
-    /// Simplified: memory-block and section alignment are relaxed to
-    /// pageblocks; the zone's managed pages are not adjusted.
+    /// pfnscope's departures: `budget` bounds the rounds of the inner loop
+    /// (each scan counts one), and when it runs out the model stops with
+    /// -EINTR as if a signal had arrived, saying that the budget is
+    /// pfnscope's; memory-block and section alignment are relaxed to
+    /// pageblocks; `dissolve_free_hugetlb_folios()` has nothing to do (the
+    /// model keeps no free hugetlb pool); the zone's managed pages are not
+    /// adjusted.
     pub fn offline_pages(&mut self, start: u64, nr: u64, budget: u32) -> Result<OfflineStats, ContigError> {
         let nrb = self.geo.pageblock_nr_pages();
         let end = start + nr;
@@ -95,40 +150,66 @@ impl Machine {
                 let what = self.describe_page(e.pfn);
                 break 'done Err(err(Errno::EBUSY, Some(e.pfn), format!("failure to isolate range: {:#x} is {what}", e.pfn)));
             }
-            // MEM_GOING_OFFLINE: drivers drop their PageOffline references.
+            // MEM_GOING_OFFLINE: virtio-mem drops its references to the
+            // PageOffline pages it fake-offlined. Other PageOffline pages
+            // (a balloon's) keep theirs, and the scan below refuses them.
+            let devices: Vec<PfnRange> = self.spec.virtio_mem.iter().map(|d| d.range).collect();
+            let mut dropped = 0;
             for p in start..end {
                 if let Some(u) = self.page(p).as_in_use().filter(|u| u.kind == PageKind::Offline && u.refcount > 0) {
-                    self.set_page(p, PageWord::in_use(InUse { refcount: 0, ..u }));
+                    if devices.iter().any(|d| d.contains(p)) {
+                        self.set_page(p, PageWord::in_use(InUse { refcount: 0, ..u }));
+                        dropped += 1;
+                    }
                 }
             }
+            if dropped > 0 {
+                self.note(StepKind::Action, Some(PfnRange::new(start, end)), || format!("MEM_GOING_OFFLINE: virtio-mem dropped its references to {dropped} PageOffline page(s)"));
+            }
             loop {
-                if stats.rounds >= budget {
-                    break 'done Err(err(Errno::EINTR, self.scan_movable_pages(start, end), format!(
-                        "the step budget of {budget} rounds ran out; the kernel keeps retrying until a signal arrives"
-                    )));
-                }
-                stats.rounds += 1;
-                if self.fatal_signal_pending {
-                    break 'done Err(err(Errno::EINTR, None, "signal backoff".into()));
-                }
                 let mut pfn = start;
-                self.enter(KernelFn::ScanMovablePages);
-                while let Some(found) = self.scan_movable_pages(pfn, end) {
-                    self.note(StepKind::Action, Some(PfnRange::new(found, found + 1)), || format!("movable page at {found:#x}"));
-                    self.do_migrate_range(found, end, &mut stats.migration);
-                    let next = self.scan_movable_pages(found, end);
-                    if next == Some(found) {
-                        // It did not move this round: on to the test.
-                        break;
+                loop {
+                    if stats.rounds >= budget {
+                        let at = match self.scan_movable_pages(start, end) {
+                            Scan::Movable(p) | Scan::Busy(p) => Some(p),
+                            Scan::NoEnt => None,
+                        };
+                        self.note(StepKind::Failure, at.map(|p| PfnRange::new(p, p + 1)), || {
+                            format!("pfnscope: the budget of {budget} rounds ran out; the kernel has no limit and would keep retrying until a signal arrives")
+                        });
+                        break 'done Err(err(Errno::EINTR, at, format!(
+                            "pfnscope's budget of {budget} rounds ran out (the kernel keeps retrying until a signal arrives)"
+                        )));
                     }
-                    pfn = next.unwrap_or(end);
+                    stats.rounds += 1;
+                    if self.fatal_signal_pending {
+                        break 'done Err(err(Errno::EINTR, None, "signal backoff".into()));
+                    }
+                    self.enter(KernelFn::ScanMovablePages);
+                    let scan = self.scan_movable_pages(pfn, end);
+                    match scan {
+                        Scan::Movable(found) => self.note(StepKind::Action, Some(PfnRange::new(found, found + 1)), || format!("movable page at {found:#x}")),
+                        Scan::NoEnt => self.note(StepKind::Action, None, || format!("no movable page left in {pfn:#x}-{end:#x}: -ENOENT")),
+                        Scan::Busy(p) => self.note(StepKind::Failure, Some(PfnRange::new(p, p + 1)), || format!("{p:#x} is PageOffline and still referenced: -EBUSY")),
+                    }
+                    self.leave();
+                    match scan {
+                        Scan::Movable(found) => {
+                            pfn = found;
+                            self.do_migrate_range(found, end, &mut stats.migration);
+                        }
+                        Scan::NoEnt => break,
+                        Scan::Busy(p) => {
+                            let what = self.describe_page(p);
+                            break 'done Err(err(Errno::EBUSY, Some(p), format!("unmovable page: {p:#x} is {what}")));
+                        }
+                    }
                 }
-                self.leave();
                 match self.test_pages_isolated(start, end, flags) {
                     Ok(()) => break,
                     Err(fin) => {
                         let r = stats.rounds;
-                        self.note(StepKind::Decision, Some(PfnRange::new(fin, fin + 1)), || format!("round {r}: {fin:#x} is still busy; try again"));
+                        self.note(StepKind::Decision, Some(PfnRange::new(fin, fin + 1)), || format!("after {r} round(s): {fin:#x} is still busy; scan again"));
                     }
                 }
             }

@@ -111,6 +111,7 @@ impl Machine {
         let mut listed = 0u64;
         let mut free_pages = 0i64;
         let mut free_cma = 0i64;
+        let mut free_highatomic = 0i64;
         for order in 0..=self.geo.max_order {
             let mut in_order = 0u64;
             for mt in MigrateType::ALL {
@@ -130,6 +131,9 @@ impl Machine {
                     if mt == MigrateType::Cma {
                         free_cma += 1 << order;
                     }
+                    if mt == MigrateType::HighAtomic {
+                        free_highatomic += 1 << order;
+                    }
                 }
                 in_order += pfns.len() as u64;
             }
@@ -140,6 +144,8 @@ impl Machine {
         ensure!(free_pages == self.zone_free_pages(zi), "{name}: NR_FREE_PAGES = {} but the lists hold {free_pages}", self.zone_free_pages(zi));
         let counted_cma = self.zone_counter(zi, ZoneCounter::FreeCmaPages);
         ensure!(free_cma == counted_cma, "{name}: NR_FREE_CMA_PAGES = {counted_cma} but CMA lists hold {free_cma}");
+        let counted_ha = self.zone_counter(zi, ZoneCounter::NrFreeHighatomic);
+        ensure!(free_highatomic == counted_ha, "{name}: nr_free_highatomic = {counted_ha} but HIGHATOMIC lists hold {free_highatomic}");
 
         // Per-cpu lists.
         let mut pcp_listed = 0u64;

@@ -14,6 +14,50 @@ use crate::trace::{KernelFn, StepKind};
 pub const COMPACT_CLUSTER_MAX: usize = 32;
 /// `NR_MAX_MIGRATE_PAGES_RETRY`: passes over the list per `migrate_pages()`.
 pub const NR_MAX_MIGRATE_PAGES_RETRY: u32 = 10;
+/// `NR_MAX_MIGRATE_ASYNC_RETRY` (6.3+): the async passes of a sync migration.
+pub const NR_MAX_MIGRATE_ASYNC_RETRY: u32 = 3;
+/// `NR_MAX_MIGRATE_SYNC_RETRY`: the passes each folio then gets alone.
+pub const NR_MAX_MIGRATE_SYNC_RETRY: u32 = NR_MAX_MIGRATE_PAGES_RETRY - NR_MAX_MIGRATE_ASYNC_RETRY;
+
+/// Which `migrate_pages()` loop a caller runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MigrateLoop {
+    /// 6.12: async batch passes, then sync passes folio by folio.
+    Batched,
+    /// v4.x and 2.6.3x: ten passes over the list, waiting from the fourth.
+    Legacy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PassMode {
+    Async,
+    Sync,
+    Legacy,
+}
+
+/// `alloc_migration_target()` (v6.12): the caller's mask, plus
+/// `__GFP_HIGHMEM` (and so ZONE_MOVABLE) only when the source folio is in
+/// ZONE_MOVABLE or highmem.
+pub(crate) fn alloc_migration_target(gfp: Gfp, src_in_movable: bool) -> Gfp {
+    if src_in_movable {
+        Gfp { name: "GFP_USER|__GFP_MOVABLE|__GFP_HIGHMEM", highest_zone: ZoneType::Movable, ..gfp }
+    } else {
+        gfp
+    }
+}
+
+/// References migration does not expect: more than an anon folio's
+/// mappings, or a page-cache folio's mappings plus the cache's own
+/// reference (`folio_expected_refs()`). An anon folio without mappings is
+/// taken to be in the swap cache, which holds one reference.
+pub(crate) fn has_unexpected_refs(p: &InUse) -> bool {
+    let expected = match p.kind {
+        PageKind::Anon => (p.mapcount as u16).max(1),
+        PageKind::File => p.mapcount as u16 + 1,
+        _ => return false,
+    };
+    p.refcount > expected
+}
 /// Outer tries in `__alloc_contig_migrate_range()` before -EBUSY.
 pub const CONTIG_MIGRATE_TRIES: u32 = 5;
 
@@ -55,7 +99,7 @@ impl Machine {
 
     /// `isolate_migratepages_range()` (v6.12, alloc_contig mode): take up
     /// to COMPACT_CLUSTER_MAX movable folios off the LRU from `pfn` on.
-    /// Free pages are skipped; anon pages with more references than
+    /// Free pages are skipped; anon pages with any reference beyond their
     /// mappings (most likely pinned) are left alone; pages still in a
     /// per-cpu LRU batch are not PageLRU and cannot be taken. Returns the
     /// folio heads and where the scan stopped.
@@ -80,7 +124,10 @@ impl Machine {
             let movable_ops = hp.kind == PageKind::MovableOps && !hp.flags.contains(PageFlags::ISOLATED);
             let hugetlb = hp.kind == PageKind::Hugetlb && !hp.flags.contains(PageFlags::ISOLATED);
             if lru || movable_ops || hugetlb {
-                let pinned_anon = hp.kind == PageKind::Anon && hp.refcount.saturating_sub(1) > hp.mapcount as u16;
+                // The kernel takes its own reference first, then skips an
+                // anon folio (no mapping: not in the swap cache) whose
+                // count, less that reference, exceeds its mapcount.
+                let pinned_anon = hp.kind == PageKind::Anon && hp.mapcount > 0 && hp.refcount > hp.mapcount as u16;
                 if pinned_anon {
                     skipped_pinned.push(head);
                 } else {
@@ -93,7 +140,7 @@ impl Machine {
         }
         let (n, skipped) = (list.len(), skipped_pinned.len());
         self.note(StepKind::Action, Some(PfnRange::new(from, pfn)), || {
-            let pins = if skipped > 0 { format!("; skipped {skipped} pinned anon page(s) (refcount > mapcount + 1)") } else { String::new() };
+            let pins = if skipped > 0 { format!("; skipped {skipped} pinned anon page(s) (more references than mappings)") } else { String::new() };
             format!("isolated {n} folio(s) from the LRU in {from:#x}-{pfn:#x}{pins}")
         });
         self.leave();
@@ -134,82 +181,176 @@ impl Machine {
         n
     }
 
-    /// `migrate_pages(MIGRATE_SYNC, MR_CONTIG_RANGE)` (v6.12): up to ten
-    /// passes; a folio that is pinned, locked or under writeback gets
-    /// -EAGAIN and is retried next pass. Targets come from the allocator
-    /// (`alloc_migration_target`), so migration fails with -ENOMEM when
-    /// memory is short. Failed folios stay on the list. Returns how many
-    /// failed.
-    pub(crate) fn migrate_pages(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats) -> Result<usize, Errno> {
-        self.migrate_pages_to(list, stats, None)
-    }
-
-    /// [`Machine::migrate_pages`] with targets from `target` instead of
-    /// `alloc_migration_target`'s movable mask. Returns the failed count;
-    /// `moved` gets (old, new) pairs.
-    pub(crate) fn migrate_pages_to(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats, target: Option<Gfp>) -> Result<usize, Errno> {
+    /// `migrate_pages(MIGRATE_SYNC)` (v6.12), with targets from `target`, or
+    /// by default from `alloc_migration_target()` with GFP_USER|__GFP_MOVABLE.
+    ///
+    /// [`MigrateLoop::Batched`] is 6.12: `migrate_pages_sync()` first runs
+    /// `migrate_pages_batch()` in MIGRATE_ASYNC mode over the whole list for
+    /// `NR_MAX_MIGRATE_ASYNC_RETRY` (3) passes, in which a locked folio gets
+    /// -EAGAIN and one under writeback -EBUSY; then it retries every folio
+    /// left, one at a time, in MIGRATE_SYNC mode for
+    /// `NR_MAX_MIGRATE_SYNC_RETRY` (7) passes, where `migrate_folio_unmap()`
+    /// sleeps in `folio_lock()` and `folio_wait_writeback()` instead of
+    /// giving up. [`MigrateLoop::Legacy`] is the single loop of ten passes of
+    /// v4.x and 2.6.3x, which waits the same way once `force` is set (from
+    /// the fourth pass). In both, a folio with references beyond what its mappings and
+    /// page cache explain (a pin, a driver's `get_page`) gets -EAGAIN on
+    /// every pass; -ENOMEM for a target stops at once. Failed folios stay
+    /// on the list. Returns how many failed.
+    ///
+    /// Simplified: a wait ends when the lock holder unlocks or the I/O
+    /// completes, which the model shows as the flag clearing at once.
+    pub(crate) fn migrate_pages_to(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats, target: Option<Gfp>, how: MigrateLoop) -> Result<usize, Errno> {
         self.enter(KernelFn::MigratePages);
         stats.calls += 1;
-        let mut result = Ok(0);
-        'passes: for pass in 0..NR_MAX_MIGRATE_PAGES_RETRY {
+        let result = match how {
+            MigrateLoop::Legacy => self.migrate_passes(list, stats, target, NR_MAX_MIGRATE_PAGES_RETRY, PassMode::Legacy),
+            MigrateLoop::Batched => self.migrate_pages_sync(list, stats, target),
+        };
+        let result = result.map(|()| {
+            let failed = list.len();
+            self.count_vm_event(VmEvent::MigrateFail, failed as i64);
+            failed
+        });
+        self.leave();
+        result
+    }
+
+    /// `migrate_pages_sync()` (v6.12): the async batch, then folio by
+    /// folio in MIGRATE_SYNC mode.
+    fn migrate_pages_sync(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats, target: Option<Gfp>) -> Result<(), Errno> {
+        self.enter(KernelFn::MigratePagesSync);
+        self.enter(KernelFn::MigratePagesBatch);
+        let r = self.migrate_passes(list, stats, target, NR_MAX_MIGRATE_ASYNC_RETRY, PassMode::Async);
+        self.leave();
+        if r.is_err() || list.is_empty() {
+            self.leave();
+            return r;
+        }
+        let left = list.len();
+        self.note(StepKind::Decision, None, || format!("{left} folio(s) left after the async passes: retry each alone in MIGRATE_SYNC mode"));
+        let mut failed = Vec::new();
+        let mut result = Ok(());
+        let mut pending = std::mem::take(list).into_iter();
+        for head in pending.by_ref() {
+            let mut one = vec![head];
+            self.enter(KernelFn::MigratePagesBatch);
+            let r = self.migrate_passes(&mut one, stats, target, NR_MAX_MIGRATE_SYNC_RETRY, PassMode::Sync);
+            self.leave();
+            failed.append(&mut one);
+            if r.is_err() {
+                result = r;
+                break;
+            }
+        }
+        // Folios not reached after -ENOMEM stay on the list too.
+        failed.extend(pending);
+        *list = failed;
+        self.leave();
+        result
+    }
+
+    /// Up to `passes` passes of `migrate_folio_unmap()` and
+    /// `migrate_folio_move()` over `list`; folios that move leave it.
+    fn migrate_passes(&mut self, list: &mut Vec<u64>, stats: &mut MigrateStats, target: Option<Gfp>, passes: u32, mode: PassMode) -> Result<(), Errno> {
+        for pass in 0..passes {
+            let may_wait = match mode {
+                PassMode::Async => false,
+                PassMode::Sync => true,
+                // `force = pass > 2` in unmap_and_move().
+                PassMode::Legacy => pass > 2,
+            };
             let mut i = 0;
             let mut again = 0;
             while i < list.len() {
                 let head = list[i];
-                let p = self.page(head).as_in_use().expect("isolated folio is in use");
-                let busy = p.pincount > 0 || p.flags.intersects(PageFlags::LOCKED | PageFlags::WRITEBACK);
-                if busy {
-                    stats.retries += 1;
-                    again += 1;
-                    i += 1;
-                    continue;
-                }
-                // alloc_migration_target(): same node; ZONE_MOVABLE sources
-                // may move within ZONE_MOVABLE (__GFP_HIGHMEM added).
-                let in_movable = self.zone_of(head).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);
-                let gfp = target.unwrap_or(Gfp { highest_zone: if in_movable { ZoneType::Movable } else { ZoneType::Normal }, ..Gfp::USER_MOVABLE });
-                let order = p.compound_order;
-                let target = match self.alloc_pages(gfp, order, p.kind) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        self.note(StepKind::Failure, Some(PfnRange::new(head, head + (1 << order))), || {
-                            format!("no order-{order} migration target for {head:#x}: -ENOMEM, give up at once")
-                        });
-                        result = Err(Errno::ENOMEM);
-                        break 'passes;
+                match self.migrate_folio(head, stats, target, may_wait)? {
+                    true => {
+                        list.swap_remove(i);
                     }
-                };
-                // Copy the folio: the new one is on the LRU (the LRU cache
-                // is disabled) with the old one's mappings and dirtiness.
-                let mut t = self.page(target).as_in_use().expect("fresh target");
-                t.mapcount = p.mapcount;
-                t.flags = t.flags.difference(PageFlags::LRU_BATCH)
-                    | (p.flags & (PageFlags::DIRTY | PageFlags::THP))
-                    | if p.kind.is_lru() { PageFlags::LRU } else { PageFlags::empty() };
-                self.set_in_use(target, t);
-                list.swap_remove(i);
-                self.release_folio(head, order);
-                stats.migrated += 1;
-                stats.moved.push((head, target));
-                self.migrations.push((head, Some(target)));
-                self.count_vm_event(VmEvent::MigrateSuccess, 1 << order);
-                self.note_move(PfnRange::new(head, head + (1 << order)), PfnRange::new(target, target + (1 << order)), || {
-                    format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())
-                });
+                    false => {
+                        stats.retries += 1;
+                        again += 1;
+                        i += 1;
+                    }
+                }
             }
             if again == 0 {
                 break;
             }
             let n = list.len();
-            self.note(StepKind::Decision, None, || format!("pass {}: {again} of {n} folio(s) got -EAGAIN (pinned, locked or under writeback)", pass + 1));
+            let mode_name = match mode {
+                PassMode::Async => " (MIGRATE_ASYNC)",
+                PassMode::Sync => " (MIGRATE_SYNC)",
+                PassMode::Legacy => "",
+            };
+            self.note(StepKind::Decision, None, || {
+                let why = if may_wait { "pinned or holding an unexpected reference" } else { "pinned, locked or under writeback" };
+                format!("pass {}{mode_name}: {again} of {n} folio(s) got -EAGAIN or -EBUSY ({why})", pass + 1)
+            });
         }
-        if result.is_ok() {
-            let failed = list.len();
-            self.count_vm_event(VmEvent::MigrateFail, failed as i64);
-            result = Ok(failed);
+        Ok(())
+    }
+
+    /// One folio's migration attempt. Returns whether it moved; -ENOMEM
+    /// when no target could be allocated.
+    fn migrate_folio(&mut self, head: u64, stats: &mut MigrateStats, target: Option<Gfp>, may_wait: bool) -> Result<bool, Errno> {
+        let mut p = self.page(head).as_in_use().expect("isolated folio is in use");
+        if p.flags.intersects(PageFlags::LOCKED | PageFlags::WRITEBACK) {
+            if !may_wait {
+                return Ok(false);
+            }
+            let order = p.compound_order;
+            let range = Some(PfnRange::new(head, head + (1 << order)));
+            self.enter(KernelFn::MigrateFolioUnmap);
+            if p.flags.contains(PageFlags::LOCKED) {
+                self.enter(KernelFn::FolioLock);
+                p.flags.remove(PageFlags::LOCKED);
+                self.set_in_use(head, p);
+                self.note(StepKind::Decision, range, || format!("{head:#x} is locked: sleep until its holder unlocks it, then take the lock"));
+                self.leave();
+            }
+            if p.flags.contains(PageFlags::WRITEBACK) {
+                self.enter(KernelFn::FolioWaitWriteback);
+                p.flags.remove(PageFlags::WRITEBACK);
+                self.set_in_use(head, p);
+                self.note(StepKind::Decision, range, || format!("{head:#x} is under writeback: sleep until the I/O completes"));
+                self.leave();
+            }
+            self.leave();
         }
-        self.leave();
-        result
+        if p.pincount > 0 || has_unexpected_refs(&p) {
+            return Ok(false);
+        }
+        let in_movable = self.zone_of(head).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);
+        let gfp = target.unwrap_or_else(|| alloc_migration_target(Gfp::USER_MOVABLE, in_movable));
+        let order = p.compound_order;
+        let target = match self.alloc_pages(gfp, order, p.kind) {
+            Ok(t) => t,
+            Err(_) => {
+                self.note(StepKind::Failure, Some(PfnRange::new(head, head + (1 << order))), || {
+                    format!("no order-{order} migration target for {head:#x} ({}): -ENOMEM, give up at once", gfp.name)
+                });
+                return Err(Errno::ENOMEM);
+            }
+        };
+        // Copy the folio: the new one is on the LRU (the LRU cache is
+        // disabled) with the old one's mappings and dirtiness.
+        let mut t = self.page(target).as_in_use().expect("fresh target");
+        t.mapcount = p.mapcount;
+        t.flags = t.flags.difference(PageFlags::LRU_BATCH)
+            | (p.flags & (PageFlags::DIRTY | PageFlags::THP))
+            | if p.kind.is_lru() { PageFlags::LRU } else { PageFlags::empty() };
+        self.set_in_use(target, t);
+        self.release_folio(head, order);
+        stats.migrated += 1;
+        stats.moved.push((head, target));
+        self.migrations.push((head, Some(target)));
+        self.count_vm_event(VmEvent::MigrateSuccess, 1 << order);
+        self.note_move(PfnRange::new(head, head + (1 << order)), PfnRange::new(target, target + (1 << order)), || {
+            format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())
+        });
+        Ok(true)
     }
 
     /// `putback_movable_pages()`: folios we gave up on go back to the LRU.
@@ -239,11 +380,21 @@ impl Machine {
     }
 
     /// The loop of [`Machine::__alloc_contig_migrate_range`]; with `v4`, as
-    /// v4.x ran it: -ENOMEM does not stop the loop, and after five tries the
-    /// last error (-ENOMEM) or -EBUSY is returned.
+    /// v4.9 ran it: `migrate_prep()` drains the LRU batches once instead of
+    /// disabling them, `migrate_pages()` is the older ten-pass loop,
+    /// -ENOMEM does not stop the loop, and after five tries the last error
+    /// (-ENOMEM) or -EBUSY is returned.
     pub(crate) fn alloc_contig_migrate_range_as(&mut self, start: u64, end: u64, stats: &mut MigrateStats, v4: bool) -> Result<(), Errno> {
         self.enter(KernelFn::AllocContigMigrateRange);
-        self.lru_cache_disable();
+        if v4 {
+            // migrate_prep(): one drain; new LRU pages still wait in batches.
+            self.enter(KernelFn::MigratePrepV4);
+            self.lru_add_drain_all();
+            self.note(StepKind::Action, None, || "lru_add_drain_all(): drained every per-cpu LRU batch once".into());
+            self.leave();
+        } else {
+            self.lru_cache_disable();
+        }
         let mut list = Vec::new();
         let mut pfn = start;
         let mut tries = 0;
@@ -271,7 +422,8 @@ impl Machine {
             if list.is_empty() {
                 continue;
             }
-            match self.migrate_pages(&mut list, stats) {
+            let how = if v4 { MigrateLoop::Legacy } else { MigrateLoop::Batched };
+            match self.migrate_pages_to(&mut list, stats, None, how) {
                 Err(Errno::ENOMEM) if !v4 => {
                     ret = Err(Errno::ENOMEM);
                     break;
@@ -280,7 +432,9 @@ impl Machine {
                 Ok(_) => ret = Ok(()),
             }
         }
-        self.lru_cache_enable();
+        if !v4 {
+            self.lru_cache_enable();
+        }
         if ret.is_err() {
             stats.failed = list.clone();
             self.putback_movable_pages(&mut list);

@@ -32,10 +32,11 @@ pub enum Op {
     CmaRelease { area: usize, pfn: u64, count: u64 },
     VirtioMemUnplug { device: usize, subblocks: usize },
     VirtioMemPlug { device: usize, subblocks: usize },
-    /// `offline_pages()` with a budget of rounds.
+    /// `offline_pages()` with pfnscope's budget of rounds (the kernel has
+    /// none).
     OfflinePages { start: u64, nr: u64, budget: u32 },
     OnlinePages { start: u64, nr: u64 },
-    /// Seed 001's v4.x `alloc_contig_range()`.
+    /// Seed 001's `alloc_contig_range()` as v4.9 ran it.
     AllocContigRangeV4 { start: u64, end: u64 },
     /// Seed 002's 2010 `alloc_contig_pages()`.
     AllocContigPages2010 { hint: u64, nr: u64 },
@@ -61,9 +62,9 @@ impl Op {
             Op::CmaRelease { area, pfn, count } => format!("cma_release(area {area}, {pfn:#x}, {count})"),
             Op::VirtioMemUnplug { device, subblocks } => format!("virtio-mem{device}: unplug {subblocks} subblock(s)"),
             Op::VirtioMemPlug { device, subblocks } => format!("virtio-mem{device}: plug {subblocks} subblock(s)"),
-            Op::OfflinePages { start, nr, budget } => format!("offline_pages({start:#x}, {nr}) within {budget} rounds"),
+            Op::OfflinePages { start, nr, budget } => format!("offline_pages({start:#x}, {nr}), pfnscope budget {budget} rounds"),
             Op::OnlinePages { start, nr } => format!("online_pages({start:#x}, {nr})"),
-            Op::AllocContigRangeV4 { start, end } => format!("v4.x alloc_contig_range({start:#x}, {end:#x})"),
+            Op::AllocContigRangeV4 { start, end } => format!("v4.9 alloc_contig_range({start:#x}, {end:#x}) (seed 001)"),
             Op::AllocContigPages2010 { hint, nr } => format!("2010 alloc_contig_pages(hint {hint:#x}, {nr} pages)"),
             Op::Drain => "drain_all_pages() + lru_add_drain_all()".into(),
             Op::Age { workload, seed, steps } => format!("{steps} steps of the {workload} workload (seed {seed})"),
@@ -111,7 +112,7 @@ impl Op {
             Op::OnlinePages { start, nr } => m.online_pages(*start, *nr).map(|()| format!("onlined {nr} pages")).map_err(|x| e(&x)),
             Op::AllocContigRangeV4 { start, end } => m
                 .alloc_contig_range_v4(*start, *end, MigrateType::Movable)
-                .map(|s| format!("v4.x took {start:#x}-{end:#x}; {} folio(s) migrated", s.migration.migrated))
+                .map(|s| format!("v4.9 took {start:#x}-{end:#x}; {} folio(s) migrated", s.migration.migrated))
                 .map_err(|x| e(&x)),
             Op::AllocContigPages2010 { hint, nr } => m
                 .alloc_contig_pages_2010(*hint, *nr)

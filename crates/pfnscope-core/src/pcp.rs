@@ -193,13 +193,17 @@ impl Machine {
     /// `drain_all_pages()`: empty every CPU's lists, in one zone or all.
     pub fn drain_all_pages(&mut self, zone: Option<usize>) {
         self.enter(KernelFn::DrainAllPages);
+        let mut drained = 0;
         for cpu in 0..self.spec.nr_cpus {
             for zi in 0..self.zones.len() {
                 if zone.is_none_or(|z| z == zi) {
+                    drained += self.pcp_count(zi, cpu);
                     self.drain_pages_zone(cpu, zi);
                 }
             }
         }
+        let which = zone.map_or("every zone".to_string(), |zi| format!("zone {}", self.zones[zi].name()));
+        self.note(StepKind::Action, None, || format!("drained {drained} page(s) from every CPU's lists in {which}"));
         self.leave();
     }
 }

@@ -149,7 +149,7 @@ mod tests {
         let (r, trace) = m.record(play.title(), |m| play.run(m));
         let msg = r.unwrap();
         assert!(!msg.contains(" 0 folio(s) migrated"), "{msg}");
-        assert!(trace.steps.iter().any(|st| st.func == crate::trace::KernelFn::MigratePages));
+        assert!(trace.steps.iter().any(|st| st.stack.contains(&crate::trace::KernelFn::MigratePages)));
 
         let p = Scenario::default_pinned();
         let mut m = p.build().unwrap();

@@ -79,6 +79,11 @@ kernel_fns! {
     IsolateFreepagesRange => "isolate_freepages_range" in "mm/compaction.c",
     ReclaimCleanPagesFromList => "reclaim_clean_pages_from_list" in "mm/vmscan.c",
     MigratePages => "migrate_pages" in "mm/migrate.c",
+    MigratePagesSync => "migrate_pages_sync" in "mm/migrate.c",
+    MigratePagesBatch => "migrate_pages_batch" in "mm/migrate.c",
+    MigrateFolioUnmap => "migrate_folio_unmap" in "mm/migrate.c",
+    FolioLock => "__folio_lock" in "mm/filemap.c",
+    FolioWaitWriteback => "folio_wait_writeback" in "mm/page-writeback.c",
     PutbackMovablePages => "putback_movable_pages" in "mm/migrate.c",
     LruCacheDisable => "lru_cache_disable" in "mm/swap.c",
     SplitFreePages => "split_free_pages" in "mm/page_alloc.c",
@@ -99,6 +104,11 @@ kernel_fns! {
     VirtioMemFakeOffline => "virtio_mem_fake_offline" in "drivers/virtio/virtio_mem.c",
     VirtioMemFakeOnline => "virtio_mem_fake_online" in "drivers/virtio/virtio_mem.c",
     AllocContigRangeV4 => "alloc_contig_range" in "mm/page_alloc.c",
+    SetMigratetypeIsolateV4 => "set_migratetype_isolate" in "mm/page_isolation.c",
+    HasUnmovablePagesV4 => "has_unmovable_pages" in "mm/page_alloc.c",
+    MigratePrepV4 => "migrate_prep" in "mm/migrate.c",
+    SetMigratetypeIsolate2010 => "set_migratetype_isolate" in "mm/page_alloc.c",
+    AllocContigFreedPages2010 => "alloc_contig_freed_pages" in "mm/page_alloc.c",
     AllocContigPages2010 => "alloc_contig_pages" in "mm/page_isolation.c",
     FindContigBlock2010 => "__find_contig_block" in "mm/page_isolation.c",
     DoMigrateRange2010 => "do_migrate_range" in "mm/page_isolation.c",
@@ -108,12 +118,14 @@ kernel_fns! {
 }
 
 impl KernelFn {
-    /// The kernel the function's behaviour is taken from: v6.12, or the
-    /// seed document of a historical variant.
+    /// The kernel the function's behaviour is taken from: v6.12, the
+    /// kernel of a historical variant (v4.9 for seed 001, v2.6.36 for the
+    /// mainline code seed 002 calls), or the 2010 RFC mail itself.
     pub const fn version(self) -> &'static str {
         match self {
-            KernelFn::AllocContigRangeV4 => "v4.19",
-            KernelFn::AllocContigPages2010 | KernelFn::FindContigBlock2010 | KernelFn::DoMigrateRange2010 => "2010 RFC",
+            KernelFn::AllocContigRangeV4 | KernelFn::SetMigratetypeIsolateV4 | KernelFn::HasUnmovablePagesV4 | KernelFn::MigratePrepV4 => "v4.9",
+            KernelFn::SetMigratetypeIsolate2010 => "v2.6.36",
+            KernelFn::AllocContigPages2010 | KernelFn::FindContigBlock2010 | KernelFn::DoMigrateRange2010 | KernelFn::AllocContigFreedPages2010 => "2010 RFC",
             _ => KERNEL_VERSION,
         }
     }

@@ -1,17 +1,39 @@
 //! The seeds' historical variants, runnable on the same state as 6.12 for
-//! side-by-side comparison. Their list mechanics are the model's (6.12
-//! freelist hygiene); what differs is each algorithm's steps, as its seed
-//! document shows them.
+//! side-by-side comparison: seed 001's `alloc_contig_range()` with the
+//! isolation and migration of v4.9 (the last kernel whose code takes the
+//! seed's three arguments; v4.10 added a gfp mask), and seed 002's 2010
+//! `alloc_contig_pages()` with the isolation of 2.6.36, the tree it was
+//! written against. Their list mechanics are the model's (6.12 freelist
+//! hygiene); what differs is each algorithm's steps, as its seed document
+//! and its kernel show them.
 
 use crate::contig::{ContigError, ContigStats};
 use crate::error::Errno;
-use crate::geometry::PfnRange;
+use crate::geometry::{PfnRange, ZoneType};
 use crate::isolation::IsolFlags;
 use crate::machine::Machine;
-use crate::migrate::MigrateStats;
+use crate::migrate::{MigrateLoop, MigrateStats};
 use crate::migratetype::MigrateType;
 use crate::page::{InUse, PageFlags, PageKind, PageWord, Tag};
 use crate::trace::{KernelFn, StepKind};
+
+/// The kernel generation whose isolation a variant runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Era {
+    /// v4.9, the last kernel with seed 001's three-argument code.
+    V4,
+    /// 2.6.36, the tree the 2010 RFC was written against.
+    Rfc2010,
+}
+
+impl Era {
+    fn set_migratetype_isolate(self) -> KernelFn {
+        match self {
+            Era::V4 => KernelFn::SetMigratetypeIsolateV4,
+            Era::Rfc2010 => KernelFn::SetMigratetypeIsolate2010,
+        }
+    }
+}
 
 /// `NR_MOVE_AT_ONCE_PAGES` of the 2010 RFC.
 pub const NR_MOVE_AT_ONCE_PAGES: usize = 256;
@@ -29,29 +51,105 @@ impl Machine {
         self.geo.max_order_nr_pages().max(self.geo.pageblock_nr_pages())
     }
 
+    /// `has_unmovable_pages()` as in v4.9 (mm/page_alloc.c): nothing in
+    /// ZONE_MOVABLE and nothing in a MOVABLE or CMA pageblock is looked at
+    /// ("movable" at once); otherwise, over the whole pageblock, a page in
+    /// use that is not on the LRU is unmovable (hugetlb and free blocks are
+    /// skipped; compound tails have no references).
+    fn has_unmovable_pages_v4(&self, block: u64) -> Option<u64> {
+        let in_movable = self.zone_of(block).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);
+        let mt = self.get_pageblock_migratetype(block);
+        if in_movable || matches!(mt, MigrateType::Movable | MigrateType::Cma) {
+            return None;
+        }
+        let end = block + self.geo.pageblock_nr_pages();
+        let mut pfn = block;
+        while pfn < end {
+            let w = self.page(pfn);
+            match w.as_in_use() {
+                None if w.is_buddy() => pfn += 1 << w.order(),
+                None => pfn += 1,
+                Some(u) if u.kind == PageKind::Hugetlb => {
+                    let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+                    pfn = (head + (1 << order)).max(pfn + 1);
+                }
+                Some(u) if u.refcount == 0 || u.flags.contains(PageFlags::LRU) => pfn += 1,
+                Some(_) => return Some(pfn),
+            }
+        }
+        None
+    }
+
+    /// One pageblock of an older kernel's `start_isolate_page_range()`:
+    /// `set_migratetype_isolate()` with that kernel's exemptions, then
+    /// `drain_all_pages()` after every block it isolates (moved to the
+    /// callers in 5.11).
+    fn set_migratetype_isolate_old(&mut self, b: u64, era: Era) -> Result<(), u64> {
+        let nr = self.geo.pageblock_nr_pages();
+        let zi = self.zone_of(b).expect("caller checked");
+        self.enter(era.set_migratetype_isolate());
+        let t = self.get_pageblock_migratetype(b);
+        let refused = if t == MigrateType::Isolate {
+            self.note(StepKind::Failure, Some(PfnRange::new(b, b + nr)), || {
+                format!("pfnscope: pageblock {b:#x} is already isolated by someone else; this kernel did not check and would isolate it twice, pfnscope refuses with -EBUSY as kernels since v4.20 do")
+            });
+            Some(b)
+        } else {
+            match era {
+                Era::V4 => {
+                    self.enter(KernelFn::HasUnmovablePagesV4);
+                    let bad = self.has_unmovable_pages_v4(b);
+                    match bad {
+                        Some(p) => {
+                            let what = self.describe_page(p);
+                            self.note(StepKind::Failure, Some(PfnRange::new(p, p + 1)), || format!("{t} pageblock: {p:#x} is in use and not on the LRU ({what})"));
+                        }
+                        None if matches!(t, MigrateType::Movable | MigrateType::Cma) => {
+                            self.note(StepKind::Decision, Some(PfnRange::new(b, b + nr)), || format!("a {t} pageblock is taken to be movable without looking at its pages"))
+                        }
+                        None => self.note(StepKind::Action, Some(PfnRange::new(b, b + nr)), || format!("no unmovable page in {b:#x}-{:#x}", b + nr)),
+                    }
+                    self.leave();
+                    bad
+                }
+                Era::Rfc2010 => {
+                    let in_movable = self.zones[zi].zone_type == ZoneType::Movable;
+                    if t == MigrateType::Movable || in_movable {
+                        self.note(StepKind::Decision, Some(PfnRange::new(b, b + nr)), || format!("a {t} pageblock{} is isolated without looking at its pages", if in_movable { " in ZONE_MOVABLE" } else { "" }));
+                        None
+                    } else {
+                        self.note(StepKind::Failure, Some(PfnRange::new(b, b + nr)), || {
+                            format!("pageblock {b:#x} is {t}, not Movable, and no balloon driver accounts for its pages (MEM_ISOLATE_COUNT finds none)")
+                        });
+                        Some(b)
+                    }
+                }
+            }
+        };
+        let result = match refused {
+            Some(p) => Err(p),
+            None => {
+                self.move_freepages_block_isolate(zi, b, MigrateType::Isolate);
+                self.note(StepKind::Action, Some(PfnRange::new(b, b + nr)), || format!("pageblock {b:#x} is now MIGRATE_ISOLATE"));
+                match era {
+                    Era::V4 => self.drain_all_pages(Some(zi)),
+                    Era::Rfc2010 => self.drain_all_pages(None),
+                }
+                Ok(())
+            }
+        };
+        self.leave();
+        result
+    }
+
     /// Isolates whole pageblocks one by one, undoing on failure: the
     /// pre-5.19 `start_isolate_page_range()`.
-    fn isolate_blocks_whole(&mut self, start: u64, end: u64, mt: MigrateType, only_movable_type: bool) -> Result<(), u64> {
+    fn isolate_blocks_whole(&mut self, start: u64, end: u64, mt: MigrateType, era: Era) -> Result<(), u64> {
         let nr = self.geo.pageblock_nr_pages();
         let mut b = start;
         while b < end {
             if self.zone_of(b).is_some() {
-                let r = if only_movable_type {
-                    // 2010: set_migratetype_isolate() only required a
-                    // MOVABLE pageblock; nothing looked at its pages.
-                    if self.get_pageblock_migratetype(b) != MigrateType::Movable {
-                        let t = self.get_pageblock_migratetype(b);
-                        self.note(StepKind::Failure, Some(PfnRange::new(b, b + nr)), || format!("pageblock {b:#x} is {t}, not Movable"));
-                        Err(b)
-                    } else {
-                        let zi = self.zone_of(b).expect("checked");
-                        self.move_freepages_block_isolate(zi, b, MigrateType::Isolate);
-                        Ok(())
-                    }
-                } else {
-                    self.set_migratetype_isolate(b, mt, IsolFlags::default(), b, b + nr).map_err(|e| e.pfn)
-                };
-                if let Err(p) = r {
+                if let Err(p) = self.set_migratetype_isolate_old(b, era) {
                     self.undo_isolate_page_range(start, b, mt);
                     return Err(p);
                 }
@@ -80,7 +178,7 @@ impl Machine {
         let mut stats = ContigStats::default();
         let result = 'done: {
             self.enter(KernelFn::StartIsolatePageRange);
-            let iso = self.isolate_blocks_whole(istart, iend, migratetype, false);
+            let iso = self.isolate_blocks_whole(istart, iend, migratetype, Era::V4);
             self.leave();
             if let Err(p) = iso {
                 // v4.x returns here; there is nothing to undo.
@@ -179,7 +277,8 @@ impl Machine {
         } else if list.is_empty() {
             Ok(0)
         } else {
-            let r = self.migrate_pages(&mut list, stats);
+            // hotremove_migrate_alloc(): alloc_page(GFP_HIGHUSER_MOVABLE).
+            let r = self.migrate_pages_to(&mut list, stats, Some(crate::alloc::Gfp::HIGHUSER_MOVABLE), MigrateLoop::Legacy);
             self.putback_movable_pages(&mut list);
             r
         };
@@ -187,15 +286,89 @@ impl Machine {
         result
     }
 
-    /// `alloc_contig_pages()` of the 2010 RFC (seed 002): find a
-    /// MAX_ORDER-aligned window of RAM above `hint` whose pageblocks can be
-    /// isolated, migrate its LRU pages out 256 at a time with 5 retries,
-    /// drain, test, and take the free pages. Two quirks of the patch are
-    /// kept and shown: a window that fails the test stays isolated when the
-    /// search moves on, and the final `undo_isolate_page_range(found,
+    /// The next run of System RAM (no holes, inside a zone) that
+    /// intersects `[from, end)`, clipped to it: one call of
+    /// `walk_system_ram_range()`'s callback.
+    fn system_ram_chunk(&self, from: u64, end: u64) -> Option<(u64, u64)> {
+        let ram = |p: u64| self.zone_of(p).is_some() && self.page(p).tag() != Tag::Hole;
+        let first = (from..end).find(|&p| ram(p))?;
+        let last = (first..end).find(|&p| !ram(p)).unwrap_or(end);
+        Some((first, last))
+    }
+
+    /// `__find_contig_block()` of the 2010 RFC: the first RAM chunk in
+    /// `[base, end)` whose MAX_ORDER-aligned part is strictly longer than
+    /// `pages` (`__get_contig_block()`), then windows in it, stepping by
+    /// MAX_ORDER_NR_PAGES, while `pfn + pages < chunk end` (strict, so a
+    /// window that ends exactly at the chunk's end is never tried); the
+    /// first window that isolates wins; otherwise the next chunk, while
+    /// `chunk end + pages < end`.
+    fn find_contig_block_2010(&mut self, mut base: u64, end: u64, pages: u64) -> Option<u64> {
+        let align = self.pfn_max_align();
+        loop {
+            let mut chunk = None;
+            let mut from = base;
+            while let Some((cs, ce)) = self.system_ram_chunk(from, end) {
+                let (p, e) = (cs.div_ceil(align) * align, ce & !(align - 1));
+                if e >= p && e - p > pages {
+                    chunk = Some((p, e));
+                    break;
+                }
+                from = ce;
+            }
+            let (cbase, cend) = chunk?;
+            let mut pfn = cbase;
+            while pfn + pages < cend {
+                if self.isolate_blocks_whole(pfn, pfn + pages, MigrateType::Movable, Era::Rfc2010).is_ok() {
+                    return Some(pfn);
+                }
+                pfn += align;
+            }
+            if cend + pages < end {
+                base = cend;
+            } else {
+                return None;
+            }
+        }
+    }
+
+    /// `alloc_contig_freed_pages()` of the 2010 RFC: take every free block
+    /// of the window off the lists. Its loop advances `page` but tests
+    /// `pfn`, which never moves: the second pass looks at the first page
+    /// again, no longer PageBuddy, and hits `VM_BUG_ON(!PageBuddy(page))`
+    /// (or, without CONFIG_DEBUG_VM, unlinks it again and never ends). The
+    /// model names the bug in the trace and takes the window as the patch
+    /// meant to.
+    fn alloc_contig_freed_pages_2010(&mut self, found: u64, end: u64) -> Result<(), ContigError> {
+        self.enter(KernelFn::AllocContigFreedPages2010);
+        let first_order = self.page(found).is_buddy().then(|| self.page(found).order());
+        self.note(StepKind::Failure, Some(PfnRange::new(found, found + 1)), || {
+            let first = first_order.map_or("its first page".to_string(), |o| format!("the order-{o} block at {found:#x}"));
+            format!("bug in the RFC: `while (pfn < end)` never advances pfn; after taking {first} the loop looks at {found:#x} again, no longer PageBuddy: VM_BUG_ON, or list corruption and an endless loop without CONFIG_DEBUG_VM")
+        });
+        self.note(StepKind::Decision, Some(PfnRange::new(found, end)), || {
+            "pfnscope: advances pfn block by block, as the patch meant, to show the rest of the window taken".into()
+        });
+        let r = self.take_isolated_free_pages(found, end, found);
+        self.leave();
+        r
+    }
+
+    /// `alloc_contig_pages()` of the 2010 RFC (seed 002), with the 2.6.36
+    /// isolation it ran on: look for a MAX_ORDER-aligned window of RAM
+    /// above `hint` whose pageblocks isolate (MOVABLE blocks, or any block
+    /// in ZONE_MOVABLE, without looking at their pages; a drain after
+    /// each), migrate its LRU pages out 256 at a time with 5 retries
+    /// (targets from `alloc_page(GFP_HIGHUSER_MOVABLE)`), drain, test, and
+    /// take the free pages. The patch's quirks are kept and shown: its
+    /// window bounds are strict (`base + pages < end`, `pfn + pages <
+    /// chunk end`, a chunk strictly longer than the request), a window that
+    /// fails the test stays isolated and the search starts again from the
+    /// hint (`goto retry`), `alloc_contig_freed_pages()` never advances its
+    /// PFN (see there), and the final `undo_isolate_page_range(found,
     /// pages)` passes a page count where an end PFN belongs, so the taken
-    /// window stays isolated too. Returns the first PFN; the size is
-    /// rounded up to MAX_ORDER_NR_PAGES.
+    /// window stays isolated. Returns the first PFN; the size is rounded up
+    /// to MAX_ORDER_NR_PAGES.
     pub fn alloc_contig_pages_2010(&mut self, hint: u64, nr: u64) -> Result<(u64, ContigStats), ContigError> {
         if nr == 0 {
             return Err(ContigError { errno: Errno::EINVAL, pfn: None, reason: "a size of zero".into() });
@@ -207,21 +380,13 @@ impl Machine {
         self.note(StepKind::Action, None, || format!("2010 RFC: {nr} pages rounded up to {pages}, search above {hint:#x}"));
         let mut stats = ContigStats::default();
         let span = self.pfn_span();
-        let node_end = (span.end / align) * align;
-        let mut base = hint.max(span.start.div_ceil(align) * align);
         let result = loop {
-            // __find_contig_block(): the next RAM window that isolates.
+            // retry: the one node's window.
+            let node_end = span.end;
+            let base = hint.max(span.start).div_ceil(align) * align;
+            let end = node_end & !(align - 1);
             self.enter(KernelFn::FindContigBlock2010);
-            let mut found = None;
-            let mut pfn = base;
-            while pfn + pages <= node_end {
-                let ram = (pfn..pfn + pages).all(|p| self.zone_of(p).is_some() && self.page(p).tag() != Tag::Hole);
-                if ram && self.isolate_blocks_whole(pfn, pfn + pages, MigrateType::Movable, true).is_ok() {
-                    found = Some(pfn);
-                    break;
-                }
-                pfn += align;
-            }
+            let found = if node_end >= hint + pages && base + pages < end { self.find_contig_block_2010(base, end, pages) } else { None };
             self.leave();
             let Some(found) = found else {
                 break Err(ContigError { errno: Errno::ENOMEM, pfn: None, reason: format!("no isolatable window of {pages} pages above {hint:#x}") });
@@ -239,7 +404,7 @@ impl Machine {
                 spins += 1;
                 if spins > LIVELOCK_GUARD {
                     self.note(StepKind::Failure, Some(PfnRange::new(start, start + 1)), || {
-                        format!("the RFC's loop would spin forever: scan_lru_pages() keeps returning {start:#x}, below the window, where do_migrate_range() never looks; the model stops it")
+                        format!("pfnscope: stopped after {LIVELOCK_GUARD} rounds; the RFC's loop would spin forever: scan_lru_pages() keeps returning {start:#x}, below the window, where do_migrate_range() never looks")
                     });
                     break;
                 }
@@ -260,12 +425,10 @@ impl Machine {
             self.lru_add_drain_all();
             self.drain_all_pages(None);
             if self.test_pages_isolated(found, end, IsolFlags::default()).is_err() {
-                self.note(StepKind::Failure, Some(PfnRange::new(found, end)), || "test failed: goto retry, leaving this window isolated".into());
-                base = found + align;
+                self.note(StepKind::Failure, Some(PfnRange::new(found, end)), || "test failed: goto retry, from the hint again, leaving this window isolated".into());
                 continue;
             }
-            // alloc_contig_freed_pages(): every page taken with count 1.
-            if let Err(e) = self.take_isolated_free_pages(found, end, found) {
+            if let Err(e) = self.alloc_contig_freed_pages_2010(found, end) {
                 break Err(e);
             }
             self.enter(KernelFn::UndoIsolatePageRange);

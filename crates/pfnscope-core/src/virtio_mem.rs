@@ -90,13 +90,35 @@ impl Machine {
     }
 
     /// `virtio_mem_sbm_unplug_request()`: unplug up to `count` plugged
-    /// subblocks, last first; a busy one is skipped.
+    /// subblocks, last first; a busy one is skipped. A request for at least
+    /// the whole (fully plugged) memory block first tries all of it at once.
     pub fn virtio_mem_unplug(&mut self, dev: usize, count: usize) -> Result<VirtioMemReport, ContigError> {
         let d = self.vmem(dev)?;
         self.enter(KernelFn::VirtioMemSbmUnplugRequest);
         self.note(StepKind::Action, Some(d.range), || format!("{}: unplug request for {count} subblock(s)", d.name));
         let mut report = VirtioMemReport::default();
         let subblocks = self.virtio_mem_subblocks(dev);
+        // virtio_mem_sbm_unplug_any_sb_online(): when the request covers the
+        // whole memory block and all of it is plugged, try it in one shot.
+        let whole = count >= subblocks.len() && subblocks.iter().all(|s| s.1);
+        if whole {
+            self.note(StepKind::Decision, Some(d.range), || format!("the request covers all {} subblocks: try the whole memory block in one shot", subblocks.len()));
+            match self.virtio_mem_fake_offline(d.range) {
+                Ok(()) => {
+                    report.done = (0..subblocks.len()).rev().collect();
+                    let n = report.done.len();
+                    self.note(StepKind::Action, Some(d.range), || format!("device unplugged the whole block ({n} subblocks)"));
+                    self.leave();
+                    return Ok(report);
+                }
+                Err(e) if e.errno == Errno::ENOMEM => {
+                    report.failed.push((subblocks.len() - 1, e.to_string()));
+                    self.leave();
+                    return Ok(report);
+                }
+                Err(_) => self.note(StepKind::Decision, Some(d.range), || "the whole block is busy: fall back to single subblocks".into()),
+            }
+        }
         for (i, (r, plugged)) in subblocks.into_iter().enumerate().rev() {
             if report.done.len() == count {
                 break;

@@ -33,6 +33,9 @@ pub enum ZoneCounter {
     NrReservedHighatomic,
     /// `zone->watermark_boost`, in pages.
     WatermarkBoost,
+    /// `zone->nr_free_highatomic` (6.12): free pages on HIGHATOMIC lists,
+    /// what the watermark check keeps back from ordinary requests.
+    NrFreeHighatomic,
     /// `per_cpu_pages.count` of one CPU, in base pages.
     PcpCount(u8),
 }
@@ -66,7 +69,7 @@ pub struct Zone {
 impl Zone {
     /// The number of counters a zone needs.
     pub(crate) fn nr_counters(nr_orders: usize, nr_cpus: usize) -> usize {
-        nr_orders + 5 + nr_cpus
+        nr_orders + 6 + nr_cpus
     }
 
     /// The store index of a counter.
@@ -80,7 +83,8 @@ impl Zone {
                 ZoneCounter::NrIsolatePageblock => n + 2,
                 ZoneCounter::NrReservedHighatomic => n + 3,
                 ZoneCounter::WatermarkBoost => n + 4,
-                ZoneCounter::PcpCount(cpu) => n + 5 + cpu as usize,
+                ZoneCounter::NrFreeHighatomic => n + 5,
+                ZoneCounter::PcpCount(cpu) => n + 6 + cpu as usize,
             }
     }
 

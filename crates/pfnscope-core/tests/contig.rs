@@ -58,7 +58,7 @@ fn pinned_page_fails_fifty_migrations_then_test_pages_isolated_names_it() {
     let (r, trace) = m.record("acr", |m| m.alloc_contig_range(0x2000, 0x2200, MigrateType::Movable, false));
     let e = r.unwrap_err();
     assert_eq!((e.errno, e.pfn), (Errno::EBUSY, Some(0x2010)));
-    let passes = trace.steps.iter().filter(|s| s.func == KernelFn::MigratePages && s.text.contains("-EAGAIN")).count();
+    let passes = trace.steps.iter().filter(|s| s.stack.contains(&KernelFn::MigratePages) && s.text.contains("-EAGAIN")).count();
     assert_eq!(passes, 50, "NR_MAX_MIGRATE_PAGES_RETRY x 5 tries");
     assert!(trace.steps.iter().any(|s| s.func == KernelFn::TestPagesIsolated && s.text.contains("fin_pfn=0x2010 ret=fail")));
     assert_eq!(m.page(0x2010).as_in_use().unwrap().pincount, 1, "the page never left");
@@ -208,7 +208,7 @@ fn no_migration_target_aborts_with_enomem_at_once() {
     m.drain_all_pages(None);
     let (r, trace) = m.record("acr", |m| m.alloc_contig_range(0x400, 0x600, MigrateType::Movable, false));
     assert_eq!(r.unwrap_err().errno, Errno::ENOMEM);
-    let gave_up = trace.steps.iter().filter(|s| s.func == KernelFn::MigratePages && s.text.contains("-ENOMEM, give up at once")).count();
+    let gave_up = trace.steps.iter().filter(|s| s.stack.contains(&KernelFn::MigratePages) && s.text.contains("-ENOMEM, give up at once")).count();
     assert_eq!(gave_up, 1, "no second try after -ENOMEM");
     assert!(!trace.steps.iter().any(|s| s.text.contains("-EAGAIN")));
     every_step_consistent(&mut m, &trace);

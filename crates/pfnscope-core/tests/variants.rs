@@ -3,26 +3,70 @@
 mod common;
 
 use common::{every_step_consistent, lru_page, machine};
-use pfnscope_core::{Errno, MigrateType, PageKind};
+use pfnscope_core::{Errno, Gfp, KernelFn, MigrateType, PageKind};
 
 /// Seed 001: v4.x widened isolation to MAX_ORDER alignment, so an
-/// unmovable page next to the range (but in the same 4 MiB) fails it; 6.12
-/// isolates only the pageblocks the range touches and succeeds.
+/// unmovable pageblock next to the range (but in the same 4 MiB) fails it;
+/// 6.12 isolates only the pageblocks the range touches and succeeds.
 #[test]
 fn v4_widened_isolation_fails_where_6_12_succeeds() {
     let mut m = machine();
-    m.alloc_pages_at(0x2010, 0, PageKind::SlabUnmovable).unwrap();
+    // An order-9 slab allocation falls back and claims a whole order-10
+    // block: both its pageblocks become UNMOVABLE.
+    let slab = m.alloc_pages(Gfp::KERNEL, 9, PageKind::SlabUnmovable).unwrap();
+    let other = slab ^ 0x200;
+    assert_eq!(m.get_pageblock_migratetype(other), MigrateType::Unmovable);
+    let (start, end) = (other, other + 0x200);
     let base = m.clone();
 
-    let (r, trace) = m.record("v4", |m| m.alloc_contig_range_v4(0x2200, 0x2400, MigrateType::Movable));
+    let (r, trace) = m.record("v4", |m| m.alloc_contig_range_v4(start, end, MigrateType::Movable));
     let e = r.unwrap_err();
-    assert_eq!((e.errno, e.pfn), (Errno::EBUSY, Some(0x2010)));
-    assert!(trace.steps[0].text.contains("widened to MAX_ORDER alignment: 0x2000-0x2400"));
+    assert_eq!((e.errno, e.pfn), (Errno::EBUSY, Some(slab)));
+    let widened = format!("widened to MAX_ORDER alignment: {:#x}-{:#x}", slab & !0x3ff, (slab & !0x3ff) + 0x400);
+    assert!(trace.steps[0].text.contains(&widened), "{}", trace.steps[0].text);
     every_step_consistent(&mut m, &trace);
 
     let mut m = base;
-    m.alloc_contig_range(0x2200, 0x2400, MigrateType::Movable, false).unwrap();
+    m.alloc_contig_range(start, end, MigrateType::Movable, false).unwrap();
     m.check_quiescent().unwrap();
+}
+
+/// Seed 001's case that teaches: a slab page in a MOVABLE pageblock.
+/// v4.x's has_unmovable_pages() took a MOVABLE block to be movable without
+/// looking at its pages, and set_migratetype_isolate() drained the per-cpu
+/// lists after each block; so v4.x isolated, migrated what it could,
+/// drained, and failed only at test_pages_isolated ("PFNs busy"). 6.12
+/// looks at the pages and fails at isolation, having moved nothing.
+#[test]
+fn v4_isolates_a_movable_block_holding_slab_and_fails_later_at_the_test() {
+    let mut m = machine();
+    m.alloc_pages_at(0x2100, 0, PageKind::SlabUnmovable).unwrap();
+    lru_page(&mut m, 0x2010, PageKind::Anon);
+    let base = m.clone();
+
+    let (r, trace) = m.record("v4", |m| m.alloc_contig_range_v4(0x2000, 0x2200, MigrateType::Movable));
+    let e = r.unwrap_err();
+    assert_eq!((e.errno, e.pfn), (Errno::EBUSY, Some(0x2100)));
+    assert!(e.reason.contains("PFNs busy"), "{}", e.reason);
+    let isolated = trace.steps.iter().filter(|s| s.func == KernelFn::SetMigratetypeIsolateV4 && s.text.ends_with("is now MIGRATE_ISOLATE")).count();
+    assert_eq!(isolated, 2, "both pageblocks of the widened range");
+    assert!(trace.steps.iter().any(|s| s.func == KernelFn::HasUnmovablePagesV4 && s.text.contains("without looking at its pages")));
+    let drains_in_isolation = trace.steps.iter().filter(|s| s.stack.contains(&KernelFn::SetMigratetypeIsolateV4) && (s.func == KernelFn::DrainAllPages || s.stack.contains(&KernelFn::DrainAllPages))).count();
+    assert!(drains_in_isolation >= 2, "a drain after each isolated block");
+    assert_eq!(e.errno, Errno::EBUSY);
+    assert!(trace.steps.iter().any(|s| s.func == KernelFn::TestPagesIsolated && s.text.contains("fin_pfn=0x2100 ret=fail")));
+    assert!(trace.steps.iter().any(|s| s.text.contains("0x2010 ->")), "v4.x moved the anon page before failing");
+    for f in [KernelFn::AllocContigRangeV4, KernelFn::SetMigratetypeIsolateV4, KernelFn::HasUnmovablePagesV4] {
+        assert_eq!(f.version(), "v4.9");
+        assert!(f.source_url().contains("/v4.9/"), "{}", f.source_url());
+    }
+    every_step_consistent(&mut m, &trace);
+
+    let mut m = base;
+    let (r, trace) = m.record("6.12", |m| m.alloc_contig_range(0x2000, 0x2200, MigrateType::Movable, false));
+    assert_eq!(r.unwrap_err().pfn, Some(0x2100));
+    assert!(!trace.steps.iter().any(|s| s.stack.contains(&KernelFn::MigratePages)), "6.12 fails before migrating");
+    assert!(!trace.steps.iter().any(|s| s.func == KernelFn::TestPagesIsolated));
 }
 
 /// Seed 001: in v4.x a migration failure aborts before the test step.
