@@ -22,7 +22,7 @@ fn scenario() -> Scenario {
 }
 
 fn props(url_error: Option<String>) -> AppProps {
-    AppProps { scenario: scenario(), url_error, width: W, height: H }
+    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None }
 }
 
 async fn sleep(ms: u64) {
@@ -270,4 +270,53 @@ async fn a_real_snapshot_file_imports_in_chunks_and_matches_its_buddyinfo() {
         let want: String = words.collect::<Vec<_>>().concat();
         assert!(rows.iter().any(|r| *r == format!("{zone}{want}")), "{zone}: {rows:?}");
     }
+}
+
+fn canvas_of(root: &Element, sel: &str) -> (u32, u32, Vec<u8>) {
+    let canvas: HtmlCanvasElement = find(root, sel);
+    let (w, h) = (canvas.width(), canvas.height());
+    let ctx = canvas.get_context("2d").unwrap().unwrap().dyn_into::<CanvasRenderingContext2d>().unwrap();
+    (w, h, ctx.get_image_data(0.0, 0.0, w as f64, h as f64).unwrap().data().0)
+}
+
+/// Seed 001's lesson side by side: opened from the URL, both maps equal
+/// the native model of each variant at every synchronized step, and the
+/// table shows where 6.12 and v4.9 differ.
+#[wasm_bindgen_test]
+async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() {
+    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49) };
+    let root = mount(props).await;
+    for _ in 0..40 {
+        if root.query_selector("canvas#compare-right").unwrap().is_some() {
+            break;
+        }
+        sleep(25).await;
+    }
+    let mut native = Session::new(&Scenario::slab_in_movable(), W, H).unwrap();
+    let (base, op) = native.before_play().unwrap();
+    let contest = pfnscope_view::compare::Against::V49.contest(&op).unwrap();
+    let mut cmp = pfnscope_view::compare::Comparison::new(&base, contest);
+    let last = cmp.timeline.len() - 1;
+    assert_eq!(text(&root, "#compare-pos"), format!("0 / {last}"));
+    let palette = native.palette();
+    for t in 0..=last {
+        cmp.seek(t);
+        let (w, h, left) = canvas_of(&root, "canvas#compare-left");
+        let (_, _, right) = canvas_of(&root, "canvas#compare-right");
+        let (want_left, want_right) = cmp.render(&cmp.frame(w, h), &palette);
+        assert!(left == want_left, "tick {t}: the 6.12 map differs from the native model");
+        assert!(right == want_right, "tick {t}: the v4.9 map differs from the native model");
+        press("ArrowRight");
+        sleep(15).await;
+    }
+    let differs: Vec<String> = (0..8)
+        .filter_map(|i| root.query_selector(&format!(".compare-table tbody tr:nth-child({}).differs th", i + 1)).unwrap())
+        .map(|e| e.text_content().unwrap_or_default())
+        .collect();
+    assert!(differs.contains(&"pageblocks isolated".to_string()), "{differs:?}");
+    assert!(text(&root, ".compare-side:last-child .outcome").contains("PFNs busy"));
+    press("Escape");
+    sleep(30).await;
+    assert!(root.query_selector("section.compare").unwrap().is_none());
+    assert!(root.query_selector("canvas#pfn-map").unwrap().is_some());
 }

@@ -8,11 +8,13 @@ use gloo::events::{EventListener, EventListenerOptions};
 use pfnscope_core::{Gfp, PageKind, Scenario};
 use pfnscope_view::inspect::{describe, PageInfo};
 use pfnscope_view::palette::Theme;
-use pfnscope_view::session::{scenario_from_query, Build, Session};
+use pfnscope_view::compare::Against;
+use pfnscope_view::session::{compare_from_query, scenario_from_query, Build, Session};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::charts::{ChartData, Charts};
+use crate::compare::{compare_view, CompareState};
 use crate::controls::{import_panel, operation_form, player, scenario_form};
 use crate::panels::{buddyinfo, help_overlay, legend, pagetypeinfo, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
@@ -28,21 +30,28 @@ pub struct AppProps {
     pub width: u32,
     #[prop_or(560)]
     pub height: u32,
+    /// A variant to open side by side with 6.12 once the scenario plays.
+    #[prop_or_default]
+    pub compare: Option<Against>,
 }
 
 impl AppProps {
     /// The scenario from the page's URL query, or the default with an error.
     pub fn from_location() -> AppProps {
         let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-        let (scenario, url_error) = match scenario_from_query(&query) {
+        let (scenario, mut url_error) = match scenario_from_query(&query) {
             Ok(s) => (s, None),
             Err(e) => (Scenario::default(), Some(e)),
         };
+        let compare = compare_from_query(&query).unwrap_or_else(|e| {
+            url_error.get_or_insert(e);
+            None
+        });
         let width = web_sys::window()
             .and_then(|w| w.inner_width().ok())
             .and_then(|v| v.as_f64())
             .map_or(960, |w| ((w as u32).saturating_sub(560)).clamp(480, 1400));
-        AppProps { scenario, url_error, width, height: 560 }
+        AppProps { scenario, url_error, width, height: 560, compare }
     }
 }
 
@@ -171,6 +180,11 @@ pub enum Msg {
     ToggleTheme,
     Help(bool),
     Key(KeyboardEvent),
+    /// Run the played operation's starting state through 6.12 and a variant.
+    CompareOpen(Against),
+    CompareStep(i64),
+    CompareSeek(usize),
+    CompareClose,
 }
 
 /// Mouse position and what is under it.
@@ -205,6 +219,10 @@ pub struct App {
     pending_import: Option<(String, Vec<u8>)>,
     /// The import running in chunks, with its source's name.
     import_job: Option<(String, pfnscope_import::ImportJob)>,
+    /// The side-by-side comparison, when open.
+    compare: Option<CompareState>,
+    /// A comparison the URL asked for, opened once the scenario has played.
+    compare_on_load: Option<Against>,
     _keys: Option<EventListener>,
 }
 
@@ -262,6 +280,14 @@ impl App {
     }
 
     /// Moves the view only: the minimap keeps its pixels.
+    /// Moves the comparison and redraws both of its maps.
+    fn move_compare(&mut self, f: impl FnOnce(&mut pfnscope_view::compare::Comparison)) -> bool {
+        let (Some(c), Some(s)) = (&mut self.compare, &self.session) else { return false };
+        f(&mut c.cmp);
+        c.redraw(&s.palette());
+        true
+    }
+
     fn move_view(&mut self, f: impl FnOnce(&mut Session)) -> bool {
         let Some(s) = &mut self.session else { return false };
         f(s);
@@ -300,6 +326,21 @@ impl App {
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
         if in_field || e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return false;
+        }
+        if self.compare.is_some() {
+            let msg = match e.key().as_str() {
+                "ArrowRight" | "l" => Msg::CompareStep(1),
+                "ArrowLeft" | "h" => Msg::CompareStep(-1),
+                "Home" => Msg::CompareSeek(0),
+                "End" => Msg::CompareSeek(usize::MAX),
+                "Escape" => Msg::CompareClose,
+                "t" => Msg::ToggleTheme,
+                "?" => Msg::Help(!self.help),
+                _ => return false,
+            };
+            e.prevent_default();
+            ctx.link().send_message(msg);
             return false;
         }
         let msg = match e.key().as_str() {
@@ -348,6 +389,8 @@ impl Component for App {
             reader: None,
             pending_import: None,
             import_job: None,
+            compare: None,
+            compare_on_load: props.compare,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -392,6 +435,10 @@ impl Component for App {
                     }
                     self.new_trace();
                     self.redraw_all();
+                    self.compare = None;
+                    if let Some(against) = self.compare_on_load.take() {
+                        ctx.link().send_message(Msg::CompareOpen(against));
+                    }
                 } else {
                     ctx.link().send_future(async {
                         yew::platform::time::sleep(Duration::from_millis(0)).await;
@@ -573,6 +620,10 @@ impl Component for App {
                     Theme::Light => Theme::Dark,
                     Theme::Dark => Theme::Light,
                 };
+                let palette = s.palette();
+                if let Some(c) = &mut self.compare {
+                    c.redraw(&palette);
+                }
                 self.redraw_all();
                 true
             }
@@ -581,6 +632,27 @@ impl Component for App {
                 true
             }
             Msg::Key(e) => self.key(ctx, e),
+            Msg::CompareOpen(against) => {
+                let Some(s) = &mut self.session else { return false };
+                self.playing = None;
+                // Two maps across the page, below the header.
+                let window_w = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|v| v.as_f64()).map_or(960, |w| w as u32);
+                let w = (window_w.saturating_sub(80) / 2).clamp(200, 900);
+                match CompareState::open(s, against, w, 280) {
+                    Ok(st) => {
+                        self.compare = Some(st);
+                        self.notice = None;
+                    }
+                    Err(e) => self.notice = Some(Notice::Error(e)),
+                }
+                true
+            }
+            Msg::CompareStep(d) => self.move_compare(|c| c.step_by(d)),
+            Msg::CompareSeek(t) => self.move_compare(|c| c.seek(t)),
+            Msg::CompareClose => {
+                self.compare = None;
+                true
+            }
         }
     }
 
@@ -627,6 +699,9 @@ impl Component for App {
                 { for building }
                 { for importing }
                 { for notice }
+                if let Some(c) = &self.compare {
+                    { compare_view(c, link) }
+                } else {
                 <main>
                     <section class="map-pane">
                         if let Some(s) = &self.session {
@@ -687,6 +762,7 @@ impl Component for App {
                         }
                     </aside>
                 </main>
+                }
                 if self.help {
                     { help_overlay(link) }
                 }

@@ -1,6 +1,7 @@
 //! The forms: scenario, operations, and the trace player.
 
-use pfnscope_core::{Gfp, MachineSpec, PageKind, WorkloadSpec};
+use pfnscope_core::{Gfp, MachineSpec, Op, PageKind, WorkloadSpec};
+use pfnscope_view::compare::Against;
 use pfnscope_view::session::{Session, OPERATIONS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::html::Scope;
@@ -43,6 +44,8 @@ pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
                 onclick={link.callback(|_| Msg::LoadBuiltin("default"))}>{ "grab 2 MiB" }</button>
             <button type="button" id="builtin-pinned" title="The same grab with a pinned page in the way"
                 onclick={link.callback(|_| Msg::LoadBuiltin("pinned"))}>{ "…with a pinned page" }</button>
+            <button type="button" id="builtin-slab" title="Seed 001's lesson: a slab page in a MOVABLE pageblock, where 6.12 and v4.9 part ways"
+                onclick={link.callback(|_| Msg::LoadBuiltin("slab-in-movable"))}>{ "slab in a movable block" }</button>
         </form>
     }
 }
@@ -137,6 +140,17 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
         <section class="panel player">
             <h2>{ "Trace" }</h2>
             <div class="trace-title"><code>{ &p.trace.title }</code></div>
+            if let Some(op) = p.op.as_ref().filter(|op| matches!(op, Op::AllocContigRange { .. } | Op::AllocContigPages { .. })) {
+                <div class="compare-buttons">
+                    <span class="hint">{ "compare with " }</span>
+                    if matches!(op, Op::AllocContigRange { .. }) {
+                        <button id="compare-v4" title="The same starting state through seed 001's code as v4.9 ran it, side by side"
+                            onclick={link.callback(|_| Msg::CompareOpen(Against::V49))}>{ "v4.9" }</button>
+                    }
+                    <button id="compare-2010" title="The same starting state through seed 002's 2010 RFC, side by side"
+                        onclick={link.callback(|_| Msg::CompareOpen(Against::Rfc2010))}>{ "2010 RFC" }</button>
+                </div>
+            }
             <div class="player-buttons">
                 <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Seek(None))}>{ "|◀" }</button>
                 <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Jump(false))}>{ "⇤" }</button>

@@ -8,6 +8,7 @@
 
 mod app;
 mod charts;
+mod compare;
 mod controls;
 mod panels;
 mod pfn_map;

@@ -7,7 +7,10 @@
 //! sudo pfnscope capture -o this-machine.pfns
 //! pfnscope capture --from copied-proc-files/ -o server.pfns
 //! pfnscope import server.pfns --json
+//! pfnscope compare --scenario slab-in-movable --against v4.9
 //! ```
+
+mod compare;
 
 use std::process::ExitCode;
 
@@ -61,6 +64,20 @@ enum Command {
         /// Start from this snapshot instead of a preset.
         #[arg(long)]
         snapshot: Option<std::path::PathBuf>,
+    },
+    /// Play a scenario's contiguous allocation in 6.12 and in a seed's
+    /// historical variant from the same state, and print what differed and
+    /// both traces side by side, phase by phase.
+    Compare {
+        /// A built-in scenario (default, pinned, slab-in-movable) or a
+        /// scenario JSON file; its `play` operation is compared.
+        #[arg(long, default_value = "slab-in-movable")]
+        scenario: String,
+        #[arg(long, value_enum, default_value_t = compare::AgainstArg::V49)]
+        against: compare::AgainstArg,
+        /// Width of the side-by-side trace, in columns.
+        #[arg(long, default_value_t = 160)]
+        width: usize,
     },
     /// Reconstruct a machine from a snapshot and describe it.
     Import {
@@ -155,6 +172,21 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("  line {line}: {why}");
             }
             print!("{}", m.buddyinfo());
+            Ok(())
+        }
+        Command::Compare { scenario, against, width } => {
+            let s = match Scenario::builtin(&scenario) {
+                Some(s) => s,
+                None => {
+                    let text = std::fs::read_to_string(&scenario)
+                        .map_err(|e| format!("{scenario}: {e} (not a file, nor a built-in scenario: {})", Scenario::BUILTINS.join(", ")))?;
+                    Scenario::from_json(&text).map_err(|e| format!("{scenario}: {e}"))?
+                }
+            };
+            let play = s.play.clone().ok_or_else(|| format!("{scenario}: the scenario plays no operation"))?;
+            let contest = against.variant().contest(&play)?;
+            let m = s.build().map_err(|e| e.to_string())?;
+            print!("{}", compare::report(&m, contest, width));
             Ok(())
         }
         Command::Import { file, json } => {

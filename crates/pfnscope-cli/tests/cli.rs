@@ -71,3 +71,19 @@ fn importing_a_bad_file_names_it() {
     assert!(!ok && err.contains("buddyinfo"), "{err}");
     std::fs::remove_file(&bad).ok();
 }
+
+/// Seed 001's lesson on the command line: 6.12 and v4.9 differ in where
+/// they fail and in what they did first.
+#[test]
+fn compare_prints_where_6_12_and_v4_9_differ() {
+    let (ok, out, err) = pfnscope(&["compare", "--scenario", "slab-in-movable", "--against", "v4.9"]);
+    assert!(ok, "{err}");
+    let row = |what: &str| out.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what} row in\n{out}")).split_whitespace().rev().take(4).collect::<Vec<_>>().join(" ");
+    assert!(row("pageblocks isolated").contains("differs"), "{out}");
+    assert!(out.contains("Linux 6.12: pageblock isolation failed at 0x2100"), "{out}");
+    assert!(out.contains("v4.9 (seed 001): [0x2000, 0x2200) PFNs busy"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("test ") && l.contains("fin_pfn=0x2100")) || out.contains("test_pages_isolated: test_pages_isolated"), "{out}");
+    let (ok, _, err) = pfnscope(&["compare", "--scenario", "nonsense"]);
+    assert!(!ok);
+    assert!(err.contains("not a file, nor a built-in scenario"), "{err}");
+}

@@ -562,6 +562,11 @@ impl Machine {
     pub fn seek(&mut self, pos: usize) -> usize {
         self.store.seek(pos)
     }
+    /// Forgets the journal, keeping the current state: a copy taken to
+    /// start something new need not carry the history that led to it.
+    pub fn forget_journal(&mut self) {
+        self.store.clear_journal();
+    }
     /// Turns journaling on or off (see [`Store::set_journaling`]).
     pub fn set_journaling(&mut self, on: bool) {
         self.store.set_journaling(on);

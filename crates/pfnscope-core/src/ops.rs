@@ -20,6 +20,10 @@ pub enum Op {
     AllocPages { gfp: String, order: u8, kind: PageKind },
     /// `__free_pages()`.
     FreePages { pfn: u64, order: u8 },
+    /// An allocation placed at a PFN, as if the allocator had picked that
+    /// free block: a scenario's explicit page ("slab at 0x2100"). LRU
+    /// kinds go straight onto the LRU.
+    PlacePage { pfn: u64, order: u8, kind: PageKind },
     /// `alloc_contig_range()` (6.12), MIGRATE_CMA if `cma`.
     AllocContigRange { start: u64, end: u64, #[serde(default)] cma: bool },
     /// `free_contig_range()`.
@@ -57,6 +61,7 @@ impl Op {
             Op::FreePages { pfn, order } => format!("__free_pages({pfn:#x}, order={order})"),
             Op::AllocContigRange { start, end, cma } => format!("alloc_contig_range({start:#x}, {end:#x}, {})", if *cma { "MIGRATE_CMA" } else { "MIGRATE_MOVABLE" }),
             Op::FreeContigRange { pfn, nr } => format!("free_contig_range({pfn:#x}, {nr})"),
+            Op::PlacePage { pfn, order, kind } => format!("place an order-{order} {} page at {pfn:#x}", kind.label()),
             Op::AllocContigPages { nr } => format!("alloc_contig_pages({nr}, GFP_KERNEL)"),
             Op::CmaAlloc { area, count, align } => format!("cma_alloc(area {area}, count={count}, align={align})"),
             Op::CmaRelease { area, pfn, count } => format!("cma_release(area {area}, {pfn:#x}, {count})"),
@@ -88,6 +93,13 @@ impl Op {
                     .map_err(|x| e(&x))
             }
             Op::FreeContigRange { pfn, nr } => m.free_contig_range(*pfn, *nr).map(|()| format!("freed {nr} pages at {pfn:#x}")).map_err(|x| e(&x)),
+            Op::PlacePage { pfn, order, kind } => {
+                m.alloc_pages_at(*pfn, *order, *kind).map_err(|x| e(&x))?;
+                if kind.is_lru() {
+                    m.lru_add_drain_all();
+                }
+                Ok(format!("an order-{order} {} page sits at {pfn:#x}", kind.label()))
+            }
             Op::AllocContigPages { nr } => m
                 .alloc_contig_pages(*nr, Gfp::KERNEL)
                 .map(|(p, s)| format!("took {nr} pages at {p:#x} after {} window(s), {} folio(s) migrated", s.attempts, s.migration.migrated))
@@ -166,6 +178,8 @@ mod tests {
             Op::FreePages { pfn: 0x1, order: 0 },
             Op::AllocContigRange { start: 0x2000, end: 0x2200, cma: false },
             Op::FreeContigRange { pfn: 0x2000, nr: 0x200 },
+            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon },
+            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon },
             Op::AllocContigPages { nr: 512 },
             Op::CmaAlloc { area: 0, count: 64, align: 4 },
             Op::CmaRelease { area: 0, pfn: 0x9999, count: 1 },

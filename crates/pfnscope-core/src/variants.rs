@@ -173,7 +173,7 @@ impl Machine {
         let (istart, iend) = (start & !(align - 1), end.div_ceil(align) * align);
         self.enter(KernelFn::AllocContigRangeV4);
         self.note(StepKind::Decision, Some(PfnRange::new(istart, iend)), || {
-            format!("v4.x: isolation widened to MAX_ORDER alignment: {istart:#x}-{iend:#x} for {start:#x}-{end:#x}")
+            format!("v4.9: isolation widened to MAX_ORDER alignment: {istart:#x}-{iend:#x} for {start:#x}-{end:#x}")
         });
         let mut stats = ContigStats::default();
         let result = 'done: {

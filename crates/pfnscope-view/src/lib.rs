@@ -18,6 +18,7 @@
 //! ```
 
 pub mod charts;
+pub mod compare;
 pub mod inspect;
 pub mod palette;
 pub mod raster;

@@ -6,6 +6,7 @@
 
 use pfnscope_core::{Gfp, Machine, Op, PageKind, Scenario, Trace, Workload};
 
+use crate::compare::Against;
 use crate::palette::{Palette, Theme};
 use crate::raster::{self, Overlay};
 use crate::viewport::Viewport;
@@ -52,6 +53,8 @@ impl Build {
 #[derive(Clone, Debug)]
 pub struct Player {
     pub trace: Trace,
+    /// The operation traced, when it was run as one.
+    pub op: Option<Op>,
     /// The step whose effect is shown (`None` = before the first step).
     pub cursor: Option<usize>,
 }
@@ -113,12 +116,28 @@ impl Session {
 
     /// Runs any operation, traced; the player moves to its last step.
     pub fn run_op(&mut self, op: &Op) -> Result<String, String> {
-        let op = op.clone();
-        self.record(op.title(), move |m| {
-            let r = op.run(m);
+        let played = op.clone();
+        let r = self.record(played.title(), move |m| {
+            let r = played.run(m);
             m.take_migrations();
             r
-        })
+        });
+        if let Some(p) = &mut self.player {
+            p.op = Some(op.clone());
+        }
+        r
+    }
+
+    /// The machine as it was before the played operation, and that
+    /// operation: the starting state of a comparison. The player stays
+    /// where it was.
+    pub fn before_play(&mut self) -> Option<(Machine, Op)> {
+        let (op, cursor) = self.player.as_ref().and_then(|p| p.op.clone().map(|op| (op, p.cursor)))?;
+        self.seek(None);
+        let mut base = self.machine.clone();
+        self.seek(cursor);
+        base.forget_journal();
+        Some((base, op))
     }
 
     /// A session over an imported machine, titled after its source.
@@ -205,7 +224,7 @@ impl Session {
         if let Some(i) = cursor {
             self.viewport = self.viewport.reveal(trace.steps[i].range.map_or(0, |r| r.start));
         }
-        self.player = Some(Player { trace, cursor });
+        self.player = Some(Player { trace, op: None, cursor });
         match &result {
             Ok(_) => self.error = None,
             Err(e) => self.error = Some(e.clone()),
@@ -287,7 +306,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = value.replace('+', " ");
         let number = |what: &str| value.parse::<u64>().map_err(|_| format!("URL parameter {what}={value:?} is not a whole number"));
-        if key == "scenario" {
+        if key == "scenario" || key == "compare" {
             continue;
         }
         match key {
@@ -300,7 +319,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare)")),
         }
         custom = true;
     }
@@ -312,6 +331,17 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
     }
     s.validate().map_err(|e| e.to_string())?;
     Ok(s)
+}
+
+/// Reads `compare=v4.9` or `compare=2010` from a URL query: the variant to
+/// open side by side with 6.12 once the scenario is played.
+pub fn compare_from_query(query: &str) -> Result<Option<Against>, String> {
+    for pair in query.trim_start_matches('?').split('&') {
+        if let Some(v) = pair.strip_prefix("compare=") {
+            return Against::parse(v).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 /// The operations the UI offers, with the labels of their fields.
@@ -563,5 +593,23 @@ mod tests {
         assert_eq!(parse_pfn(" 42 "), Ok(42));
         assert_eq!(parse_order("10", 10), Ok(10));
         assert!(parse_order("-1", 10).is_err());
+    }
+
+    #[test]
+    fn the_played_operation_can_be_compared_from_the_state_before_it() {
+        let mut s = Session::new(&Scenario::slab_in_movable(), 320, 200).unwrap();
+        let cursor = s.player.as_ref().unwrap().cursor;
+        let (base, op) = s.before_play().unwrap();
+        assert_eq!(op, Scenario::slab_in_movable().play.unwrap());
+        assert_eq!(s.player.as_ref().unwrap().cursor, cursor, "the player stays put");
+        let mut fresh = Scenario::slab_in_movable();
+        fresh.play = None;
+        assert_eq!(base.fingerprint(), fresh.build().unwrap().fingerprint());
+        let c = crate::compare::Comparison::new(&base, Against::V49.contest(&op).unwrap());
+        assert_ne!(c.left.pageblocks_isolated(), c.right.pageblocks_isolated());
+        assert_eq!(compare_from_query("?scenario=slab-in-movable&compare=v4.9"), Ok(Some(Against::V49)));
+        assert_eq!(compare_from_query("?scenario=pinned"), Ok(None));
+        assert!(compare_from_query("?compare=v2").unwrap_err().contains("unknown variant"));
+        assert!(scenario_from_query("?scenario=slab-in-movable&compare=2010").is_ok());
     }
 }

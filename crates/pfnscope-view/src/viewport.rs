@@ -158,6 +158,22 @@ impl Viewport {
         v.clamp()
     }
 
+    /// The closest zoom at which `range`, with half its length again as
+    /// context around it, fits on screen, scrolled so the range sits in
+    /// the middle.
+    pub fn frame(span: PfnRange, width: u32, height: u32, range: PfnRange) -> Viewport {
+        let pad = range.len() / 4;
+        let (from, to) = (range.start.saturating_sub(pad).max(span.start), (range.end + pad).min(span.end));
+        let mut v = Viewport { width: width.max(1), height: height.max(1), zoom: MAX_ZOOM, top_row: 0, span };
+        let rows = |v: &Viewport| (to.saturating_sub(1) - span.start) / v.cols() - (from - span.start) / v.cols() + 1;
+        while v.zoom > MIN_ZOOM && rows(&v) > v.visible_rows() {
+            v.zoom -= 1;
+        }
+        let first = (from - span.start) / v.cols();
+        let spare = v.visible_rows().saturating_sub(rows(&v));
+        Viewport { top_row: first.saturating_sub(spare / 2), ..v }.clamp()
+    }
+
     /// Scrolls so that `pfn` is visible, a third of the way down.
     pub fn reveal(self, pfn: u64) -> Viewport {
         if self.visible_pfns().contains(pfn) || !self.span.contains(pfn) {
@@ -229,5 +245,16 @@ mod tests {
         assert_eq!((hit.pfn, hit.count), (20, 4));
         assert!(v.scroll(-5).top_row == 0);
         assert!(v.hit(2000, 0).is_none());
+    }
+
+    #[test]
+    fn frame_shows_the_range_with_context_as_large_as_it_fits() {
+        let span = PfnRange::new(0, 0x4000);
+        let r = PfnRange::new(0x2000, 0x2200);
+        let v = Viewport::frame(span, 640, 400, r);
+        let shown = v.visible_pfns();
+        assert!(shown.start <= 0x2000 - 0x80 && shown.end >= 0x2200 + 0x80, "{shown:?}");
+        let closer = Viewport { zoom: v.zoom + 1, ..v };
+        assert!(closer.total_rows() > 0 && (0x2280 - 0x1f80) / closer.cols() + 1 > closer.visible_rows(), "the next zoom would not fit");
     }
 }
