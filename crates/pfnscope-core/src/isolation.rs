@@ -3,6 +3,7 @@
 //! nothing from them, checking that a range is free, and undoing it.
 
 use crate::buddy::Fpi;
+use crate::diagnose::Rule;
 use crate::geometry::{PfnRange, ZoneType};
 use crate::machine::{Machine, VmEvent};
 use crate::migratetype::MigrateType;
@@ -16,6 +17,14 @@ pub struct IsolFlags {
     pub memory_offline: bool,
     /// `REPORT_FAILURE`: dump the offending page.
     pub report_failure: bool,
+}
+
+/// One page as `has_unmovable_pages()` sees it.
+pub(crate) enum Unmovable {
+    /// Movable or free: go on at this PFN.
+    Next(u64),
+    /// Refused, by this rule.
+    Refuse(Rule),
 }
 
 /// Why a range could not be isolated.
@@ -37,46 +46,50 @@ impl Machine {
         let movable_zone = self.zone_of(start).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);
         let mut pfn = start;
         while pfn < end {
-            let w = self.page(pfn);
-            let Some(p) = w.as_in_use() else {
-                // Free (buddy, pcp, in flight): refcount 0. A hole has no
-                // struct page online; the kernel sees PG_reserved.
-                match w.tag() {
-                    Tag::Hole => return Some(pfn),
-                    Tag::Buddy => pfn += 1 << w.order(),
-                    _ => pfn += 1,
-                }
-                continue;
-            };
-            if p.kind == PageKind::Reserved {
-                return Some(pfn);
+            match self.unmovable_page(pfn, movable_zone, flags) {
+                Unmovable::Next(next) => pfn = next,
+                Unmovable::Refuse(_) => return Some(pfn),
             }
-            if movable_zone {
-                pfn += 1;
-                continue;
-            }
-            if p.flags.intersects(PageFlags::HEAD | PageFlags::TAIL) {
-                let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
-                let hp = self.page(head).as_in_use().unwrap_or(p);
-                let movable = hp.kind == PageKind::Hugetlb || hp.flags.contains(PageFlags::LRU) || hp.kind == PageKind::MovableOps;
-                if !movable {
-                    return Some(pfn);
-                }
-                pfn = head + (1 << order);
-                continue;
-            }
-            if p.refcount == 0 {
-                pfn += 1;
-                continue;
-            }
-            let offline_ok = flags.memory_offline && matches!(p.kind, PageKind::HwPoison | PageKind::Offline);
-            if offline_ok || p.kind == PageKind::MovableOps || p.flags.contains(PageFlags::LRU) {
-                pfn += 1;
-                continue;
-            }
-            return Some(pfn);
         }
         None
+    }
+
+    /// `has_unmovable_pages()`'s verdict on one page: where its scan goes
+    /// next, or the rule by which it refuses the page.
+    pub(crate) fn unmovable_page(&self, pfn: u64, movable_zone: bool, flags: IsolFlags) -> Unmovable {
+        let w = self.page(pfn);
+        let Some(p) = w.as_in_use() else {
+            // Free (buddy, pcp, in flight): refcount 0. A hole has no
+            // struct page online; the kernel sees PG_reserved.
+            return match w.tag() {
+                Tag::Hole => Unmovable::Refuse(Rule::Hole),
+                Tag::Buddy => Unmovable::Next(pfn + (1 << w.order())),
+                _ => Unmovable::Next(pfn + 1),
+            };
+        };
+        if p.kind == PageKind::Reserved {
+            return Unmovable::Refuse(Rule::Reserved);
+        }
+        if movable_zone {
+            return Unmovable::Next(pfn + 1);
+        }
+        if p.flags.intersects(PageFlags::HEAD | PageFlags::TAIL) {
+            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+            let hp = self.page(head).as_in_use().unwrap_or(p);
+            let movable = hp.kind == PageKind::Hugetlb || hp.flags.contains(PageFlags::LRU) || hp.kind == PageKind::MovableOps;
+            if !movable {
+                return Unmovable::Refuse(if hp.flags.contains(PageFlags::LRU_BATCH) { Rule::LruBatch } else { Rule::Unmovable });
+            }
+            return Unmovable::Next(head + (1 << order));
+        }
+        if p.refcount == 0 {
+            return Unmovable::Next(pfn + 1);
+        }
+        let offline_ok = flags.memory_offline && matches!(p.kind, PageKind::HwPoison | PageKind::Offline);
+        if offline_ok || p.kind == PageKind::MovableOps || p.flags.contains(PageFlags::LRU) {
+            return Unmovable::Next(pfn + 1);
+        }
+        Unmovable::Refuse(if p.flags.contains(PageFlags::LRU_BATCH) { Rule::LruBatch } else { Rule::Unmovable })
     }
 
     /// `find_large_buddy()` (6.10+): a free block that starts at or before

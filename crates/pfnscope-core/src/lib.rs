@@ -29,6 +29,7 @@ pub mod alloc;
 pub mod buddy;
 pub mod cma;
 pub mod contig;
+pub mod diagnose;
 pub mod error;
 pub mod fallback;
 pub mod geometry;
@@ -54,6 +55,7 @@ pub mod zone;
 
 pub use alloc::{AllocFlags, Gfp};
 pub use contig::{ContigError, ContigStats};
+pub use diagnose::{Attempt, Blocker, ContiguityJob, ContiguityMap, ContiguitySummary, Diagnosis, Rule, Targets, Verdict, WindowVerdict};
 pub use isolation::IsolFlags;
 pub use error::{Errno, Error, Result};
 pub use cma::CmaArea;

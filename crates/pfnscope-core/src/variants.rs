@@ -172,6 +172,7 @@ impl Machine {
         let align = self.pfn_max_align();
         let (istart, iend) = (start & !(align - 1), end.div_ceil(align) * align);
         self.enter(KernelFn::AllocContigRangeV4);
+        self.note(StepKind::Action, Some(PfnRange::new(start, end)), || format!("alloc_contig_range({start:#x}, {end:#x}, {migratetype}): {} pages", end - start));
         self.note(StepKind::Decision, Some(PfnRange::new(istart, iend)), || {
             format!("v4.9: isolation widened to MAX_ORDER alignment: {istart:#x}-{iend:#x} for {start:#x}-{end:#x}")
         });
