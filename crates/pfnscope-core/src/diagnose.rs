@@ -314,9 +314,9 @@ impl TargetPool {
             for &o in orders {
                 draws[o as usize] += 1;
             }
-            for o in 0..nr_orders {
-                if draws[o] > 0 && pcp_allowed(o as u8) {
-                    draws[o] += if o == 0 { batch } else { (batch >> o).max(2) };
+            for (o, d) in draws.iter_mut().enumerate() {
+                if *d > 0 && pcp_allowed(o as u8) {
+                    *d += if o == 0 { batch } else { (batch >> o).max(2) };
                 }
             }
             let drawn: i64 = (0..nr_orders).map(|o| draws[o] << o).sum();
@@ -720,7 +720,7 @@ fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
