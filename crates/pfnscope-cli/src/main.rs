@@ -8,9 +8,12 @@
 //! pfnscope capture --from copied-proc-files/ -o server.pfns
 //! pfnscope import server.pfns --json
 //! pfnscope compare --scenario slab-in-movable --against v4.9
+//! pfnscope run pinned
+//! pfnscope contiguity server.pfns --size 2M --json
 //! ```
 
 mod compare;
+mod diagnose;
 
 use std::process::ExitCode;
 
@@ -78,6 +81,33 @@ enum Command {
         /// Width of the side-by-side trace, in columns.
         #[arg(long, default_value_t = 160)]
         width: usize,
+    },
+    /// Run a scenario's operation headless: its trace (step, kernel
+    /// function, text), its outcome and, when it failed or had to migrate,
+    /// every page that stood in its way, with the rule each breaks. Exits
+    /// non-zero when the operation fails.
+    Run {
+        /// A built-in scenario (default, pinned, slab-in-movable) or a
+        /// scenario JSON file.
+        scenario: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a contiguous range of a size could still be had: the verdict
+    /// alloc_contig_range() would reach on every aligned window (free now,
+    /// obtainable after migrating, or blocked, with the page and its rule).
+    Contiguity {
+        /// A snapshot (.pfns), a scenario JSON file or a built-in scenario.
+        file: String,
+        /// Window size: pages (512) or bytes with a unit (2M, 4M, 1G).
+        #[arg(long, default_value = "2M")]
+        size: String,
+        /// Print `{"size_pages", "windows": [...], "summary"}` as JSON.
+        #[arg(long)]
+        json: bool,
+        /// List every window, not only the cheapest obtainable ones.
+        #[arg(long)]
+        all: bool,
     },
     /// Reconstruct a machine from a snapshot and describe it.
     Import {
@@ -175,18 +205,24 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Compare { scenario, against, width } => {
-            let s = match Scenario::builtin(&scenario) {
-                Some(s) => s,
-                None => {
-                    let text = std::fs::read_to_string(&scenario)
-                        .map_err(|e| format!("{scenario}: {e} (not a file, nor a built-in scenario: {})", Scenario::BUILTINS.join(", ")))?;
-                    Scenario::from_json(&text).map_err(|e| format!("{scenario}: {e}"))?
-                }
-            };
+            let s = diagnose::load_scenario(&scenario)?;
             let play = s.play.clone().ok_or_else(|| format!("{scenario}: the scenario plays no operation"))?;
             let contest = against.variant().contest(&play)?;
             let m = s.build().map_err(|e| e.to_string())?;
             print!("{}", compare::report(&m, contest, width));
+            Ok(())
+        }
+        Command::Run { scenario, json } => {
+            let (out, ok) = diagnose::run(&scenario, json)?;
+            print!("{out}");
+            if ok {
+                Ok(())
+            } else {
+                Err("the operation failed".into())
+            }
+        }
+        Command::Contiguity { file, size, json, all } => {
+            print!("{}", diagnose::contiguity(&file, &size, json, all)?);
             Ok(())
         }
         Command::Import { file, json } => {

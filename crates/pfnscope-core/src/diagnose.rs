@@ -194,7 +194,7 @@ impl Diagnosis {
             ),
             Verdict::Blocked => {
                 let f = self.first.as_ref().expect("a blocked range has a first blocker");
-                format!("{:#x}-{:#x}: blocked; alloc_contig_range() stops at {:#x} ({}, {})\n", r.start, r.end, f.pfn, f.kind, f.rule)
+                format!("{:#x}-{:#x}: blocked; alloc_contig_range() stops at {:#x}: {} (rule: {})\n", r.start, r.end, f.pfn, f.kind, f.rule)
             }
         };
         for (rule, pages) in self.by_rule() {
@@ -347,12 +347,16 @@ struct Stages {
     /// Isolation is still to come (not done already by the caller).
     isolate: bool,
     flags: IsolFlags,
+    /// Stop at the first isolation blocker, as the kernel does (the
+    /// contiguity map), instead of listing every blocker.
+    first_only: bool,
 }
 
 impl Stages {
-    const CONTIG: Stages = Stages { isolate: true, flags: IsolFlags { memory_offline: false, report_failure: false } };
-    const OFFLINE: Stages = Stages { isolate: true, flags: IsolFlags { memory_offline: true, report_failure: true } };
-    const ISOLATED: Stages = Stages { isolate: false, flags: IsolFlags { memory_offline: false, report_failure: false } };
+    const CONTIG: Stages = Stages { isolate: true, flags: IsolFlags { memory_offline: false, report_failure: false }, first_only: false };
+    const OFFLINE: Stages = Stages { isolate: true, flags: IsolFlags { memory_offline: true, report_failure: true }, first_only: false };
+    const ISOLATED: Stages = Stages { isolate: false, flags: IsolFlags { memory_offline: false, report_failure: false }, first_only: false };
+    const MAP: Stages = Stages { first_only: true, ..Stages::CONTIG };
 }
 
 /// One range an operation tried, diagnosed on the state before it.
@@ -429,11 +433,15 @@ impl Machine {
 
     /// The isolation stage: blockers in the kernel's order, and hugetlb
     /// folios straddling an edge (migrated there) as (head, order).
-    fn isolation_stage(&self, start: u64, end: u64, migratetype: MigrateType, flags: IsolFlags, out: &mut Vec<Blocker>, straddlers: &mut Vec<(u64, u8)>) {
+    #[allow(clippy::too_many_arguments)]
+    fn isolation_stage(&self, start: u64, end: u64, migratetype: MigrateType, flags: IsolFlags, first_only: bool, out: &mut Vec<Blocker>, straddlers: &mut Vec<(u64, u8)>) {
         let nr = self.geo.pageblock_nr_pages();
         let blocks = self.isolation_blocks(start, end);
         let single = blocks.len() >= 2 && blocks[0].pfn == blocks[1].pfn;
         for (i, b) in blocks.iter().enumerate() {
+            if first_only && !out.is_empty() {
+                return;
+            }
             let isolates = !(single && i == 1);
             let Some(zi) = self.zone_of(b.pfn) else {
                 if b.edge.is_some() && isolates {
@@ -463,6 +471,9 @@ impl Machine {
                             Unmovable::Refuse(rule) => {
                                 let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
                                 out.push(self.blocker(pfn, 1 << order, rule));
+                                if first_only {
+                                    return;
+                                }
                                 pfn = (head + (1 << order)).max(pfn + 1);
                             }
                         }
@@ -511,7 +522,21 @@ impl Machine {
         let mut isolation = Vec::new();
         let mut straddlers = Vec::new();
         if stages.isolate {
-            self.isolation_stage(start, end, migratetype, stages.flags, &mut isolation, &mut straddlers);
+            self.isolation_stage(start, end, migratetype, stages.flags, stages.first_only, &mut isolation, &mut straddlers);
+        }
+        if stages.first_only && !isolation.is_empty() {
+            let first = isolation.swap_remove(0);
+            return Diagnosis {
+                range: PfnRange::new(start, end),
+                verdict: Verdict::Blocked,
+                first: Some(first.clone()),
+                blockers: vec![first],
+                folios_to_migrate: 0,
+                pages_to_migrate: 0,
+                folios_to_drop: 0,
+                pages_to_drop: 0,
+                targets: Targets::Sure,
+            };
         }
 
         // The migration stage over [start, end), as isolate_migratepages_range()
@@ -767,7 +792,7 @@ impl ContiguityJob {
     pub fn advance(&mut self, m: &Machine, n: usize) -> bool {
         let stop = self.next.saturating_add(n).min(self.todo.len());
         for &(zi, start) in &self.todo[self.next..stop] {
-            let d = m.diagnose_with(start, start + self.size, MigrateType::Movable, Stages::CONTIG, self.pool.clone());
+            let d = m.diagnose_with(start, start + self.size, MigrateType::Movable, Stages::MAP, self.pool.clone());
             self.windows.push(WindowVerdict {
                 start_pfn: start,
                 zone: m.zones[zi].name().to_string(),

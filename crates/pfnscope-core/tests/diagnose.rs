@@ -175,6 +175,12 @@ proptest! {
         let s = Scenario { title: "p".into(), machine: "teaching-64m".into(), workload: Some(workload.into()), seed, steps, setup: vec![], play: None };
         let m = s.build().unwrap();
         for w in m.contiguity_map(512).windows {
+            let d = m.diagnose_range(w.start_pfn, w.start_pfn + 512, MigrateType::Movable);
+            prop_assert_eq!(w.verdict, d.verdict);
+            prop_assert_eq!(w.rule, d.first.as_ref().map(|b| b.rule));
+            if w.verdict != Verdict::Blocked {
+                prop_assert_eq!((w.pages_to_migrate, w.pages_to_drop, w.targets), (d.pages_to_migrate, d.pages_to_drop, d.targets));
+            }
             agrees(&m, w.start_pfn, w.start_pfn + 512).map_err(TestCaseError::fail)?;
         }
         for (start, len) in ranges {

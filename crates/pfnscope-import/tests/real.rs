@@ -69,3 +69,29 @@ fn a_truncated_copy_names_the_file_and_offset() {
     assert!(e.message.contains("whole u64"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The contiguity map of a real machine: windows that kpageflags shows
+/// entirely free are "free"; windows holding a slab page are "blocked".
+#[test]
+fn real_snapshot_contiguity_agrees_with_kpageflags() {
+    use pfnscope_import::kpageflags::{KPF_BUDDY, KPF_SLAB};
+    let bytes = std::fs::read(fixture().join("whole-machine.pfns")).unwrap();
+    let snap = Snapshot::from_bytes("whole-machine.pfns", &bytes).unwrap();
+    let (first, flags) = snap.kpageflags.as_ref().unwrap();
+    let m = reconstruct(&snap).unwrap().machine;
+    let map = m.contiguity_map(512);
+    let covered = |p: u64| p >= *first && p - first < flags.len() as u64;
+    let (mut free, mut slab) = (0, 0);
+    for w in map.windows.iter().filter(|w| covered(w.start_pfn) && covered(w.start_pfn + 511)) {
+        let pages = &flags[(w.start_pfn - first) as usize..(w.start_pfn - first + 512) as usize];
+        if pages.iter().all(|f| f & (1 << KPF_BUDDY) != 0) {
+            assert_eq!(w.verdict, pfnscope_core::Verdict::Free, "{:#x}", w.start_pfn);
+            free += 1;
+        }
+        if pages.iter().any(|f| f & (1 << KPF_SLAB) != 0) {
+            assert_eq!(w.verdict, pfnscope_core::Verdict::Blocked, "{:#x}", w.start_pfn);
+            slab += 1;
+        }
+    }
+    assert!(free > 1000 && slab > 100, "{free} free and {slab} slab windows checked");
+}

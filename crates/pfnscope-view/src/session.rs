@@ -441,6 +441,29 @@ pub fn parse_order(text: &str, max: u8) -> Result<u8, String> {
     }
 }
 
+/// Parses a size as pages: `512` (pages), `4K`, `2M`, `1G` (or `2MiB`,
+/// `1GiB`), with `page_size` bytes to a page. The size must be a whole
+/// number of pages.
+pub fn parse_size(text: &str, page_size: u64) -> Result<u64, String> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let n: u64 = digits.parse().map_err(|_| format!("a size is pages (512) or bytes with a unit (4K, 2M, 1G), not {t:?}"))?;
+    let bytes = match unit {
+        "" => return if n > 0 { Ok(n) } else { Err("a size of zero pages".into()) },
+        "k" | "kib" | "kb" => n << 10,
+        "m" | "mib" | "mb" => n << 20,
+        "g" | "gib" | "gb" => n << 30,
+        "t" | "tib" | "tb" => n << 40,
+        _ => return Err(format!("unknown unit {unit:?} in {t:?} (use K, M, G or pages)")),
+    };
+    if bytes == 0 || !bytes.is_multiple_of(page_size) {
+        return Err(format!("{t} is not a whole number of {page_size}-byte pages"));
+    }
+    Ok(bytes / page_size)
+}
+
 /// Parses a PFN in decimal or `0x` hex.
 pub fn parse_pfn(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -611,5 +634,18 @@ mod tests {
         assert_eq!(compare_from_query("?scenario=pinned"), Ok(None));
         assert!(compare_from_query("?compare=v2").unwrap_err().contains("unknown variant"));
         assert!(scenario_from_query("?scenario=slab-in-movable&compare=2010").is_ok());
+    }
+
+    #[test]
+    fn sizes_read_as_pages_or_bytes_with_units() {
+        assert_eq!(parse_size("2M", 4096), Ok(512));
+        assert_eq!(parse_size("1GiB", 4096), Ok(262_144));
+        assert_eq!(parse_size(" 512 ", 4096), Ok(512));
+        assert_eq!(parse_size("4k", 4096), Ok(1));
+        assert!(parse_size("2M", 65536).is_ok());
+        assert!(parse_size("6K", 4096).unwrap_err().contains("whole number"));
+        assert!(parse_size("2X", 4096).unwrap_err().contains("unknown unit"));
+        assert!(parse_size("lots", 4096).is_err());
+        assert!(parse_size("0", 4096).is_err());
     }
 }
