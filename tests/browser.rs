@@ -320,3 +320,40 @@ async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() 
     assert!(root.query_selector("section.compare").unwrap().is_none());
     assert!(root.query_selector("canvas#pfn-map").unwrap().is_some());
 }
+
+/// The contiguity layer in the app is the native map: the same summary
+/// and, pixel for pixel, the same tinted map.
+#[wasm_bindgen_test]
+async fn the_contiguity_layer_equals_the_native_map() {
+    let root = mount(props(None)).await;
+    find::<HtmlElement>(&root, "#contig-run").click();
+    for _ in 0..100 {
+        if root.query_selector("#contiguity-summary").unwrap().is_some() {
+            break;
+        }
+        sleep(20).await;
+    }
+    let mut native = Session::new(&scenario(), W, H).unwrap();
+    let layer = pfnscope_view::contiguity::Layer::new("2 MiB".into(), native.machine.contiguity_map(512));
+    assert_eq!(text(&root, "#contiguity-summary"), layer.sentence());
+    native.layer = Some(layer);
+    assert!(canvas_pixels(&root) == native.render(), "the tinted map differs from the native rendering");
+}
+
+/// A failed grab explains itself: the pinned page is listed under its rule,
+/// and clicking it frames it on the map as the native session does.
+#[wasm_bindgen_test]
+async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
+    let pinned = Scenario { steps: 3_000, ..Scenario::default_pinned() };
+    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None }).await;
+    let why = text(&root, "#diagnosis");
+    assert!(why.contains("pinned"), "{why}");
+    let button: HtmlElement = find(&root, "#diagnosis button.pfn");
+    let pfn = pfnscope_view::session::parse_pfn(&button.text_content().unwrap()).unwrap();
+    button.click();
+    sleep(50).await;
+    let mut native = Session::new(&pinned, W, H).unwrap();
+    let blocker = native.attempts[0].diagnosis.blockers.iter().find(|b| b.pfn == pfn).unwrap().clone();
+    native.focus_on(blocker.pfn, blocker.pages);
+    assert!(canvas_pixels(&root) == native.render(), "the framed map differs from the native model");
+}

@@ -16,6 +16,7 @@ use yew::prelude::*;
 use crate::charts::{ChartData, Charts};
 use crate::compare::{compare_view, CompareState};
 use crate::controls::{import_panel, operation_form, player, scenario_form};
+use crate::diagnosis::{contiguity_panel, diagnosis_panel};
 use crate::panels::{buddyinfo, help_overlay, legend, pagetypeinfo, tooltip, zone_summary};
 use crate::pfn_map::PfnMap;
 
@@ -73,6 +74,8 @@ pub enum Field {
     OpName,
     /// One of the generic form's fields.
     OpArg(usize),
+    /// The contiguity layer's window size.
+    ContigSize,
 }
 
 /// The values of the form fields, as typed.
@@ -90,6 +93,7 @@ pub struct Form {
     pub op_name: String,
     pub op_args: [String; 3],
     pub paste: String,
+    pub contig_size: String,
 }
 
 impl Form {
@@ -107,6 +111,7 @@ impl Form {
             op_name: "alloc_contig_range".into(),
             op_args: ["0x3400".into(), "0x3600".into(), "0".into()],
             paste: String::new(),
+            contig_size: "2M".into(),
         }
     }
 
@@ -123,6 +128,7 @@ impl Form {
             Field::FreeOrder => self.free_order = v,
             Field::OpName => self.op_name = v,
             Field::Paste => self.paste = v,
+            Field::ContigSize => self.contig_size = v,
             Field::OpArg(i) => {
                 if let Some(slot) = self.op_args.get_mut(i) {
                     *slot = v;
@@ -185,6 +191,12 @@ pub enum Msg {
     CompareStep(i64),
     CompareSeek(usize),
     CompareClose,
+    /// Frame a page on the map and outline it (a blocker clicked).
+    Focus(u64, u64),
+    /// Compute the contiguity layer for the form's size, in chunks.
+    ContiguityStart,
+    ContiguityChunk,
+    ContiguityClear,
 }
 
 /// Mouse position and what is under it.
@@ -221,6 +233,8 @@ pub struct App {
     import_job: Option<(String, pfnscope_import::ImportJob)>,
     /// The side-by-side comparison, when open.
     compare: Option<CompareState>,
+    /// The contiguity map being computed, with its size's label.
+    contiguity_job: Option<(String, pfnscope_core::ContiguityJob)>,
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
     _keys: Option<EventListener>,
@@ -391,6 +405,7 @@ impl Component for App {
             import_job: None,
             compare: None,
             compare_on_load: props.compare,
+            contiguity_job: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -647,6 +662,44 @@ impl Component for App {
                 }
                 true
             }
+            Msg::Focus(pfn, pages) => self.move_view(|s| s.focus_on(pfn, pages)),
+            Msg::ContiguityStart => {
+                let Some(s) = &self.session else { return false };
+                let page = s.machine.geometry().page_size();
+                match pfnscope_view::session::parse_size(&self.form.contig_size, page) {
+                    Ok(pages) => {
+                        let label = pfnscope_view::contiguity::size_label(pages, page);
+                        self.contiguity_job = Some((label, pfnscope_core::ContiguityJob::new(&s.machine, pages)));
+                        self.notice = None;
+                        ctx.link().send_message(Msg::ContiguityChunk);
+                    }
+                    Err(e) => self.notice = Some(Notice::Error(format!("window size: {e}"))),
+                }
+                true
+            }
+            Msg::ContiguityChunk => {
+                let (Some(s), Some((_, job))) = (&mut self.session, &mut self.contiguity_job) else { return false };
+                // About 20 ms of work a chunk on a large machine.
+                if job.advance(&s.machine, 2048) {
+                    let (label, job) = self.contiguity_job.take().expect("checked");
+                    let layer = pfnscope_view::contiguity::Layer::new(label, job.finish());
+                    s.layer = Some(layer);
+                    self.redraw_all();
+                } else {
+                    ctx.link().send_future(async {
+                        yew::platform::time::sleep(Duration::from_millis(0)).await;
+                        Msg::ContiguityChunk
+                    });
+                }
+                true
+            }
+            Msg::ContiguityClear => {
+                self.contiguity_job = None;
+                let Some(s) = &mut self.session else { return false };
+                s.layer = None;
+                self.redraw_all();
+                true
+            }
             Msg::CompareStep(d) => self.move_compare(|c| c.step_by(d)),
             Msg::CompareSeek(t) => self.move_compare(|c| c.seek(t)),
             Msg::CompareClose => {
@@ -754,7 +807,9 @@ impl Component for App {
                     <aside>
                         if let Some(s) = &self.session {
                             { player(s, link, self.playing.is_some(), self.speed) }
+                            { diagnosis_panel(s, link) }
                             { operation_form(&self.form, s, link) }
+                            { contiguity_panel(s, &self.form, self.contiguity_job.as_ref().map(|(_, j)| j), link) }
                             { buddyinfo(s) }
                             { pagetypeinfo(s) }
                             { zone_summary(s) }

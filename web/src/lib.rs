@@ -10,6 +10,7 @@ mod app;
 mod charts;
 mod compare;
 mod controls;
+mod diagnosis;
 mod panels;
 mod pfn_map;
 

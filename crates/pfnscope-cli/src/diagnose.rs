@@ -81,16 +81,7 @@ pub fn contiguity(name: &str, size: &str, json: bool, all: bool) -> Result<Strin
     if json {
         return Ok(serde_json::to_string_pretty(&map).expect("json") + "\n");
     }
-    Ok(describe(&map, &what, &size_label(pages, m.geometry().page_size()), all))
-}
-
-fn size_label(pages: u64, page_size: u64) -> String {
-    let bytes = pages * page_size;
-    match bytes {
-        b if b >= 1 << 30 && b.is_multiple_of(1 << 30) => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 && b.is_multiple_of(1 << 20) => format!("{} MiB", b >> 20),
-        b => format!("{} KiB", b >> 10),
-    }
+    Ok(describe(&map, &what, &pfnscope_view::contiguity::size_label(pages, m.geometry().page_size()), all))
 }
 
 fn describe(map: &ContiguityMap, what: &str, label: &str, all: bool) -> String {

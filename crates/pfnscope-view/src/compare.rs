@@ -218,8 +218,8 @@ impl Side {
     /// first step the range the operation was asked for.
     pub fn render(&self, cursor: Option<usize>, viewport: &Viewport, palette: &Palette, request: PfnRange) -> Vec<u8> {
         let overlay = match self.step(cursor) {
-            Some(s) => Overlay { highlight: s.range.into_iter().collect(), targets: s.target.into_iter().collect() },
-            None => Overlay { highlight: vec![request], targets: vec![] },
+            Some(s) => Overlay { highlight: s.range.into_iter().collect(), targets: s.target.into_iter().collect(), ..Overlay::default() },
+            None => Overlay { highlight: vec![request], ..Overlay::default() },
         };
         render(&self.machine, viewport, palette, &overlay)
     }

@@ -19,6 +19,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod contiguity;
 pub mod inspect;
 pub mod palette;
 pub mod raster;

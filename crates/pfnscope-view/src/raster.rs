@@ -14,6 +14,17 @@ pub struct Overlay {
     pub highlight: Vec<PfnRange>,
     /// Ranges tinted in the target color (where a migration moved pages).
     pub targets: Vec<PfnRange>,
+    /// Non-overlapping ranges, by start, each washed with a color at a
+    /// strength (0-255): a layer such as the contiguity map.
+    pub tints: Vec<(PfnRange, Rgba, u32)>,
+}
+
+impl Overlay {
+    /// The tint over `[pfn, end)`, if a tinted range meets it.
+    fn tint(&self, pfn: u64, end: u64) -> Option<(Rgba, u32)> {
+        let i = self.tints.partition_point(|(r, _, _)| r.end <= pfn);
+        self.tints.get(i).filter(|(r, _, _)| r.start < end).map(|&(_, c, t)| (c, t))
+    }
 }
 
 /// Walks PFNs in order and remembers the free block it is in, so tails
@@ -105,6 +116,9 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
                 cats[best]
             };
             let mut color = palette.category(cat, max_order);
+            if let Some((tint, strength)) = overlay.tint(pfn, end) {
+                color = color.mix(tint, strength);
+            }
             let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
             if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
                 color = color.mix(palette.highlight, 110);
@@ -185,7 +199,7 @@ mod tests {
         let p = Palette::new(Theme::Light);
         let v = Viewport { zoom: 0, ..Viewport::fit(m.pfn_span(), 512, 64) };
         let plain = render(&m, &v, &p, &Overlay::default());
-        let lit = render(&m, &v, &p, &Overlay { highlight: vec![PfnRange::new(0x100, 0x101)], targets: vec![PfnRange::new(0x200, 0x201)] });
+        let lit = render(&m, &v, &p, &Overlay { highlight: vec![PfnRange::new(0x100, 0x101)], targets: vec![PfnRange::new(0x200, 0x201)], ..Overlay::default() });
         let (x, y, _, _) = v.cell_rect(0x100).unwrap();
         assert_ne!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
         let (x, y, _, _) = v.cell_rect(0x102).unwrap();

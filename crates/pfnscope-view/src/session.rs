@@ -4,9 +4,10 @@
 //! Every method that takes user input validates it and returns a message
 //! on error without changing state.
 
-use pfnscope_core::{Gfp, Machine, Op, PageKind, Scenario, Trace, Workload};
+use pfnscope_core::{Attempt, Gfp, Machine, Op, PageKind, PfnRange, Scenario, Trace, Verdict, Workload};
 
 use crate::compare::Against;
+use crate::contiguity::Layer;
 use crate::palette::{Palette, Theme};
 use crate::raster::{self, Overlay};
 use crate::viewport::Viewport;
@@ -80,6 +81,13 @@ pub struct Session {
     pub error: Option<String>,
     /// What each operation run in this session cost, oldest first.
     pub history: Vec<crate::charts::OpCost>,
+    /// The played operation's attempts that needed migration or failed,
+    /// each diagnosed on the state it met.
+    pub attempts: Vec<Attempt>,
+    /// The contiguity layer over the map, when computed for this state.
+    pub layer: Option<Layer>,
+    /// A range the user asked to see (a blocker clicked), outlined.
+    pub focus: Option<PfnRange>,
 }
 
 impl Session {
@@ -96,7 +104,7 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new() };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None };
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
@@ -148,7 +156,7 @@ impl Session {
         let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
         // The scenario only names the session; an import has no recipe.
         let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, setup: vec![], play: None };
-        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new() }
+        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None }
     }
 
     /// Replaces this session's machine with an import, keeping the theme
@@ -198,13 +206,24 @@ impl Session {
         self.viewport = v.scroll(row as i64 - v.top_row as i64 - (v.visible_rows() / 2) as i64);
     }
 
-    /// The current step's PFNs, highlighted, and where it moved pages to.
+    /// The current step's PFNs (and a focused blocker), highlighted,
+    /// where it moved pages to, and the contiguity layer.
     pub fn overlay(&self) -> Overlay {
         let step = self.player.as_ref().and_then(|p| p.cursor.map(|i| &p.trace.steps[i]));
         Overlay {
-            highlight: step.and_then(|s| s.range).into_iter().collect(),
+            highlight: step.and_then(|s| s.range).into_iter().chain(self.focus).collect(),
             targets: step.and_then(|s| s.target).into_iter().collect(),
+            tints: self.layer.as_ref().map(|l| l.tints.clone()).unwrap_or_default(),
         }
+    }
+
+    /// Frames a page (a blocker clicked in the diagnosis) on the map with
+    /// some context, and outlines it.
+    pub fn focus_on(&mut self, pfn: u64, pages: u64) {
+        let r = PfnRange::new(pfn, pfn + pages.max(1));
+        let context = PfnRange::new(pfn.saturating_sub(64), pfn + pages.max(64) + 64);
+        self.viewport = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.viewport.height, context);
+        self.focus = Some(r);
     }
 
     fn record(&mut self, title: String, op: impl FnOnce(&mut Machine) -> Result<String, String>) -> Result<String, String> {
@@ -224,6 +243,10 @@ impl Session {
         if let Some(i) = cursor {
             self.viewport = self.viewport.reveal(trace.steps[i].range.map_or(0, |r| r.start));
         }
+        // The state changed: a computed layer no longer describes it.
+        self.layer = None;
+        self.focus = None;
+        self.attempts = self.machine.diagnose_trace(&trace).into_iter().filter(|a| a.diagnosis.verdict != Verdict::Free).collect();
         self.player = Some(Player { trace, op: None, cursor });
         match &result {
             Ok(_) => self.error = None,
