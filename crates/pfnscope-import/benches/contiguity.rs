@@ -24,14 +24,14 @@ fn full_64g() -> Machine {
     while used < total / 10 * 9 {
         let (order, kind, gfp) = match i % 8 {
             0 => (9, PageKind::Anon, Gfp::HIGHUSER_MOVABLE),
-            1 | 2 | 3 => (0, PageKind::File, Gfp::HIGHUSER_MOVABLE),
+            1..=3 => (0, PageKind::File, Gfp::HIGHUSER_MOVABLE),
             _ => (0, PageKind::Anon, Gfp::HIGHUSER_MOVABLE),
         };
         if m.alloc_pages(gfp, order, kind).is_err() {
             break;
         }
         used += 1 << order;
-        if i % (64 * 64) == 0 {
+        if i.is_multiple_of(64 * 64) {
             let _ = m.alloc_pages(Gfp::KERNEL, 0, PageKind::SlabUnmovable);
         }
         i += 1;
