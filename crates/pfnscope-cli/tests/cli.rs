@@ -87,3 +87,43 @@ fn compare_prints_where_6_12_and_v4_9_differ() {
     assert!(!ok);
     assert!(err.contains("not a file, nor a built-in scenario"), "{err}");
 }
+
+/// `run` prints the trace and, for a failure, every blocker with its rule,
+/// and exits non-zero; `--json` carries the same diagnosis.
+#[test]
+fn run_explains_a_failed_grab_and_exits_non_zero() {
+    let (ok, out, _) = pfnscope(&["run", "pinned"]);
+    assert!(!ok, "a failed operation exits non-zero");
+    assert!(out.contains("test_pages_isolated"), "{out}");
+    assert!(out.contains("why (by 6.12's rules):") && out.contains("pinned: 1 folio(s)"), "{out}");
+    let (_, json, _) = pfnscope(&["run", "slab-in-movable", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["outcome"]["ok"], false);
+    let blockers = v["diagnosis"][0]["diagnosis"]["blockers"].as_array().unwrap();
+    assert_eq!(blockers.len(), 1);
+    assert_eq!((blockers[0]["pfn"].as_u64(), blockers[0]["rule"].as_str()), (Some(0x2100), Some("unmovable")));
+    let (ok, _, _) = pfnscope(&["run", "default"]);
+    assert!(ok, "the default grab succeeds");
+}
+
+/// `contiguity --json` on a real snapshot is the core's map of the same
+/// machine, window for window, PFNs as numbers.
+#[test]
+fn contiguity_json_of_a_snapshot_is_the_cores_map() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real-x86-64-linux-6.18/whole-machine.pfns");
+    let (ok, out, err) = pfnscope(&["contiguity", path, "--size", "2M", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["size_pages"], 512);
+    let bytes = std::fs::read(path).unwrap();
+    let snap = pfnscope_import::Snapshot::from_bytes("s", &bytes).unwrap();
+    let map = pfnscope_import::reconstruct(&snap).unwrap().machine.contiguity_map(512);
+    assert_eq!(v, serde_json::to_value(&map).unwrap());
+    let w = &v["windows"][0];
+    assert!(w["start_pfn"].is_u64() && w["zone"].is_string() && w["verdict"].is_string());
+    let (ok, human, _) = pfnscope(&["contiguity", "default", "--size", "1G"]);
+    assert!(ok);
+    assert!(human.contains("0 of 0 1 GiB windows obtainable"), "a 64 MiB machine has no 1 GiB window: {human}");
+    let (ok, _, err) = pfnscope(&["contiguity", "default", "--size", "3X"]);
+    assert!(!ok && err.contains("unknown unit"), "{err}");
+}
