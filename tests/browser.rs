@@ -357,3 +357,28 @@ async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
     native.focus_on(blocker.pfn, blocker.pages);
     assert!(canvas_pixels(&root) == native.render(), "the framed map differs from the native model");
 }
+
+/// The camera: after loading, and after every step, the step's pages are
+/// in view; scrolling away turns following off until it is turned on.
+#[wasm_bindgen_test]
+async fn the_camera_keeps_the_operation_in_view() {
+    let root = mount(props(None)).await;
+    let mut native = Session::new(&scenario(), W, H).unwrap();
+    let r = native.op_range().unwrap();
+    let shown = native.viewport.visible_pfns();
+    assert!(shown.start <= r.start && shown.end >= r.end);
+    assert!(canvas_pixels(&root) == native.render(), "the framed view differs from the native camera");
+    for _ in 0..5 {
+        press("ArrowRight");
+        native.step_by(1);
+    }
+    sleep(60).await;
+    assert!(canvas_pixels(&root) == native.render(), "after five steps the camera differs from the native one");
+    assert_eq!(find::<Element>(&root, "#follow").get_attribute("aria-pressed").as_deref(), Some("true"));
+    press("PageDown");
+    sleep(30).await;
+    assert_eq!(find::<Element>(&root, "#follow").get_attribute("aria-pressed").as_deref(), Some("false"));
+    press("f");
+    sleep(30).await;
+    assert_eq!(find::<Element>(&root, "#follow").get_attribute("aria-pressed").as_deref(), Some("true"));
+}

@@ -193,6 +193,9 @@ pub enum Msg {
     CompareClose,
     /// Frame a page on the map and outline it (a blocker clicked).
     Focus(u64, u64),
+    /// The camera follows the played operation, or stays where the user
+    /// put it.
+    ToggleFollow,
     /// Compute the contiguity layer for the form's size, in chunks.
     ContiguityStart,
     ContiguityChunk,
@@ -371,6 +374,7 @@ impl App {
             "PageDown" | "j" | "ArrowDown" => Msg::Scroll(8),
             "PageUp" | "k" | "ArrowUp" => Msg::Scroll(-8),
             "t" => Msg::ToggleTheme,
+            "f" => Msg::ToggleFollow,
             "?" => Msg::Help(!self.help),
             "Escape" => Msg::Help(false),
             _ => return false,
@@ -612,12 +616,22 @@ impl Component for App {
                 self.hover = None;
                 self.move_view(|s| {
                     let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
+                    s.follow = false;
                     s.viewport = s.viewport.zoom_at(x, y, dz);
                 })
             }
-            Msg::Fit => self.move_view(|s| s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height)),
-            Msg::JumpTo(pfn) => self.move_view(|s| s.jump_to(pfn)),
-            Msg::Scroll(rows) => self.move_view(|s| s.viewport = s.viewport.scroll(rows)),
+            Msg::Fit => self.move_view(|s| {
+                s.follow = false;
+                s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
+            }),
+            Msg::JumpTo(pfn) => self.move_view(|s| {
+                s.follow = false;
+                s.jump_to(pfn);
+            }),
+            Msg::Scroll(rows) => self.move_view(|s| {
+                s.follow = false;
+                s.viewport = s.viewport.scroll(rows);
+            }),
             Msg::Hover(x, y) => {
                 let Some(s) = &self.session else { return false };
                 self.hover = s.viewport.hit(x, y).and_then(|h| {
@@ -662,7 +676,14 @@ impl Component for App {
                 }
                 true
             }
-            Msg::Focus(pfn, pages) => self.move_view(|s| s.focus_on(pfn, pages)),
+            Msg::Focus(pfn, pages) => self.move_view(|s| {
+                s.follow = false;
+                s.focus_on(pfn, pages);
+            }),
+            Msg::ToggleFollow => self.move_view(|s| {
+                s.follow = !s.follow;
+                s.follow_step();
+            }),
             Msg::ContiguityStart => {
                 let Some(s) = &self.session else { return false };
                 let page = s.machine.geometry().page_size();
@@ -765,6 +786,9 @@ impl Component for App {
                                 <span class="zoom">{ zoom_label(s.viewport.zoom) }</span>
                                 <button onclick={link.callback(|_| Msg::Zoom(1, None))} title="Zoom in (+)">{ "+" }</button>
                                 <button onclick={link.callback(|_| Msg::Fit)} title="Whole machine (0)">{ "fit" }</button>
+                                <button id="follow" class={if s.follow { "toggle on" } else { "toggle" }} aria-pressed={s.follow.to_string()}
+                                    title="The camera follows the operation step by step; your own zoom or scroll turns it off (f)"
+                                    onclick={link.callback(|_| Msg::ToggleFollow)}>{ if s.follow { "following" } else { "follow" } }</button>
                             </div>
                             <div class="map-wrap"
                                 ondragover={Callback::from(|e: DragEvent| e.prevent_default())}

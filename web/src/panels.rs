@@ -141,6 +141,8 @@ pub fn help_overlay(link: &Scope<App>) -> Html {
         ("Ctrl+wheel", "zoom at the mouse"),
         ("wheel, ↑ / ↓, PgUp / PgDn", "scroll the map"),
         ("0", "fit the whole machine"),
+        ("f", "the camera follows the operation, or stays put"),
+        ("→ / ← in a comparison", "step both kernels together; Esc closes it"),
         ("t", "light / dark theme"),
         ("?", "this help"),
         ("Esc", "close"),

@@ -53,13 +53,13 @@ pub fn free_pages_along_trace(s: &mut Session, max_points: usize) -> Vec<(usize,
         steps.push(len - 1);
     }
     let mut out = Vec::with_capacity(steps.len() + 1);
-    s.seek(None);
+    s.seek_quietly(None);
     out.push((0, free_pages_per_order(&s.machine)));
     for i in steps {
-        s.seek(Some(i));
+        s.seek_quietly(Some(i));
         out.push((i + 1, free_pages_per_order(&s.machine)));
     }
-    s.seek(cursor);
+    s.seek_quietly(cursor);
     out
 }
 

@@ -17,6 +17,9 @@ pub struct Overlay {
     /// Non-overlapping ranges, by start, each washed with a color at a
     /// strength (0-255): a layer such as the contiguity map.
     pub tints: Vec<(PfnRange, Rgba, u32)>,
+    /// Ranges outlined as one shape (the operation's range, a page that
+    /// caused a failure), each in its color.
+    pub outlines: Vec<(PfnRange, Rgba)>,
 }
 
 impl Overlay {
@@ -31,24 +34,27 @@ impl Overlay {
 /// need no search except at the start of a row.
 struct Scanner<'a> {
     m: &'a Machine,
+    block_start: u64,
     block_end: u64,
     head: PageState,
 }
 
 impl<'a> Scanner<'a> {
     fn new(m: &'a Machine) -> Scanner<'a> {
-        Scanner { m, block_end: 0, head: PageState::Hole }
+        Scanner { m, block_start: 0, block_end: 0, head: PageState::Hole }
     }
 
     fn category(&mut self, pfn: u64) -> Category {
         let w = self.m.page(pfn);
         match w.tag() {
             Tag::Buddy | Tag::Pcp | Tag::Taken => {
+                self.block_start = pfn;
                 self.block_end = pfn + (1 << w.order());
                 self.head = w.state();
             }
             Tag::FreeTail if pfn >= self.block_end => match self.m.free_block_at(pfn) {
                 Some((head, order)) => {
+                    self.block_start = head;
                     self.block_end = head + (1 << order);
                     self.head = self.m.page(head).state();
                 }
@@ -58,6 +64,28 @@ impl<'a> Scanner<'a> {
         }
         Category::of(w.state(), Some(self.head))
     }
+
+    /// The free block (buddy, per-cpu or in flight) `pfn` lies in, if the
+    /// last call was for a PFN of one.
+    fn free_block(&self, pfn: u64) -> Option<PfnRange> {
+        let w = self.m.page(pfn);
+        (matches!(w.tag(), Tag::Buddy | Tag::Pcp | Tag::Taken | Tag::FreeTail) && pfn >= self.block_start && pfn < self.block_end)
+            .then(|| PfnRange::new(self.block_start, self.block_end))
+    }
+}
+
+/// Which edges of a cell lie on the boundary of `shape`, for a cell
+/// holding `[pfn, pfn + agg)` in a row of `cols` PFNs starting at
+/// `row_start`: (top, bottom, left, right).
+fn edges(shape: PfnRange, pfn: u64, agg: u64, row_start: u64, cols: u64) -> (bool, bool, bool, bool) {
+    let inside = |p: u64| shape.contains(p);
+    let last = pfn + agg - 1;
+    (
+        pfn < shape.start + cols || !inside(pfn - cols),
+        !inside(last + cols),
+        pfn == row_start || !inside(pfn - 1),
+        last + 1 == row_start + cols || !inside(last + 1),
+    )
 }
 
 fn slot(c: Category) -> usize {
@@ -125,14 +153,22 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
             } else if overlay.targets.iter().any(|r| r.start < end && pfn < r.end) {
                 color = color.mix(palette.target, 150);
             }
-            // Page cell, with a 1-pixel gap when cells are big enough to
-            // read one by one, and a dark left edge at each free block head.
-            let gap = usize::from(px >= 4);
-            let head = px >= 4 && matches!(m.page(pfn).tag(), Tag::Buddy | Tag::Pcp | Tag::Taken);
-            for dy in 0..cell_h - gap.min(cell_h - 1) {
+            // Page cell. When cells are big enough to read one by one, a
+            // page in use has a 1-pixel gap around it, and a free block is
+            // drawn as one shape with a darker border.
+            let big = px >= 4;
+            let block = if big { scan.free_block(pfn) } else { None };
+            let gap = usize::from(big && block.is_none());
+            let (top, bottom, left, right) = match block {
+                Some(b) => edges(b, pfn, agg, row_start, v.cols()),
+                None => (false, false, false, false),
+            };
+            let border = color.mix(Rgba::rgb(0, 0, 0), 150);
+            let ch = cell_h - gap.min(cell_h - 1);
+            for dy in 0..ch {
                 for dx in 0..px - gap {
-                    let c = if head && dx == 0 { color.mix(Rgba::rgb(0, 0, 0), 140) } else { color };
-                    put(&mut buf, x + dx, y0 + strip_h + dy, c);
+                    let edge = (top && dy == 0) || (bottom && dy + 1 == ch) || (left && dx == 0) || (right && dx + 1 == px);
+                    put(&mut buf, x + dx, y0 + strip_h + dy, if edge { border } else { color });
                 }
             }
             for dy in 0..strip_h.saturating_sub(usize::from(strip_h > 1)) {
@@ -144,7 +180,61 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
             pfn = end;
         }
     }
+    for &(shape, color) in &overlay.outlines {
+        outline(&mut buf, v, shape, color);
+    }
     buf
+}
+
+/// Draws the boundary of `shape` over the cells it covers: a line on
+/// every cell edge that borders a cell outside it (2 pixels wide when
+/// cells are big).
+fn outline(buf: &mut [u8], v: &Viewport, shape: PfnRange, color: Rgba) {
+    let (w, h) = (v.width as usize, v.height as usize);
+    let visible = v.visible_pfns();
+    let (from, to) = (shape.start.max(visible.start), shape.end.min(visible.end));
+    if from >= to {
+        return;
+    }
+    let agg = v.pfns_per_px();
+    let px = v.px_per_pfn() as usize;
+    let thick = if px >= 4 { 2 } else { 1 };
+    let (cell_h, strip_h, row_h) = (v.cell_h() as usize, v.strip_h() as usize, v.row_h() as usize);
+    let mut put = |x: usize, y: usize| {
+        if x < w && y < h {
+            let i = (y * w + x) * 4;
+            buf[i..i + 4].copy_from_slice(&color.0);
+        }
+    };
+    let cols = v.cols();
+    let mut pfn = from - (from - v.span.start) % agg;
+    while pfn < to {
+        let row = (pfn - v.span.start) / cols;
+        let row_start = v.row_start(row);
+        let x = ((pfn - row_start) / agg) as usize * px;
+        let y = (row - v.top_row) as usize * row_h + strip_h;
+        let (top, bottom, left, right) = edges(shape, pfn, agg, row_start, cols);
+        let (top, bottom, left, right) = (top && shape.contains(pfn), bottom && shape.contains(pfn), left && shape.contains(pfn), right && shape.contains(pfn + agg - 1));
+        for t in 0..thick {
+            for dx in 0..px {
+                if top {
+                    put(x + dx, y + t);
+                }
+                if bottom {
+                    put(x + dx, y + cell_h - 1 - t);
+                }
+            }
+            for dy in 0..cell_h {
+                if left {
+                    put(x + t, y + dy);
+                }
+                if right {
+                    put(x + px - 1 - t, y + dy);
+                }
+            }
+        }
+        pfn += agg;
+    }
 }
 
 #[cfg(test)]
@@ -206,5 +296,31 @@ mod tests {
         assert_eq!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y));
         let (x, y, _, _) = v.cell_rect(0x200).unwrap();
         assert_ne!(pixel(&plain, &v, x, y), pixel(&lit, &v, x, y), "a migration target is tinted too");
+    }
+
+    #[test]
+    fn free_blocks_are_shapes_and_outlines_follow_their_range() {
+        let mut m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let pfn = m.alloc_pages(Gfp::KERNEL, 0, PageKind::SlabUnmovable).unwrap();
+        let p = Palette::new(Theme::Light);
+        let v = Viewport { zoom: 3, ..Viewport::fit(m.pfn_span(), 512, 4000) }.reveal(pfn);
+        let buf = render(&m, &v, &p, &Overlay::default());
+        // The free buddy of the slab page: no gap between its cells, a
+        // darker border around the block.
+        let (b, order) = m.free_block_at(pfn + 2).unwrap();
+        assert!(order >= 1);
+        let (x, y, cw, ch) = v.cell_rect(b + 1).unwrap();
+        let inside = pixel(&buf, &v, x + cw / 2, y + ch / 2);
+        assert_eq!(pixel(&buf, &v, x, y + ch / 2), inside, "no gap or border between cells of one block");
+        let (x0, y0, _, _) = v.cell_rect(b).unwrap();
+        assert_ne!(pixel(&buf, &v, x0, y0 + ch / 2), inside, "the block's left edge is its border");
+        // An outline around two pages draws on their outer edges only.
+        let shape = PfnRange::new(pfn, pfn + 2);
+        let ring = render(&m, &v, &p, &Overlay { outlines: vec![(shape, Rgba::rgb(255, 0, 0))], ..Overlay::default() });
+        let (x, y, cw, ch) = v.cell_rect(pfn).unwrap();
+        assert_eq!(pixel(&ring, &v, x, y + ch / 2), Rgba::rgb(255, 0, 0));
+        assert_eq!(pixel(&ring, &v, x + cw / 2, y), Rgba::rgb(255, 0, 0));
+        assert_ne!(pixel(&ring, &v, x + cw - 1, y + ch / 2), Rgba::rgb(255, 0, 0), "no line between the two pages");
+        assert_eq!(pixel(&ring, &v, x + cw / 2, y + ch / 2), pixel(&buf, &v, x + cw / 2, y + ch / 2), "the inside is untouched");
     }
 }

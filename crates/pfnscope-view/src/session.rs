@@ -88,6 +88,9 @@ pub struct Session {
     pub layer: Option<Layer>,
     /// A range the user asked to see (a blocker clicked), outlined.
     pub focus: Option<PfnRange>,
+    /// The camera follows the played operation; the user's own zoom and
+    /// pan turn it off until they turn it on again.
+    pub follow: bool,
 }
 
 impl Session {
@@ -104,13 +107,11 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true };
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
-            if let Some(r) = s.player.as_ref().and_then(|p| p.trace.steps.first()).and_then(|st| st.range) {
-                s.viewport = s.viewport.reveal(r.start);
-            }
+            s.frame_story();
         }
         s
     }
@@ -133,6 +134,7 @@ impl Session {
         if let Some(p) = &mut self.player {
             p.op = Some(op.clone());
         }
+        self.follow_step();
         r
     }
 
@@ -141,9 +143,9 @@ impl Session {
     /// where it was.
     pub fn before_play(&mut self) -> Option<(Machine, Op)> {
         let (op, cursor) = self.player.as_ref().and_then(|p| p.op.clone().map(|op| (op, p.cursor)))?;
-        self.seek(None);
+        self.seek_quietly(None);
         let mut base = self.machine.clone();
-        self.seek(cursor);
+        self.seek_quietly(cursor);
         base.forget_journal();
         Some((base, op))
     }
@@ -156,7 +158,7 @@ impl Session {
         let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
         // The scenario only names the session; an import has no recipe.
         let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, setup: vec![], play: None };
-        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None }
+        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true }
     }
 
     /// Replaces this session's machine with an import, keeping the theme
@@ -210,10 +212,76 @@ impl Session {
     /// where it moved pages to, and the contiguity layer.
     pub fn overlay(&self) -> Overlay {
         let step = self.player.as_ref().and_then(|p| p.cursor.map(|i| &p.trace.steps[i]));
+        let palette = self.palette();
+        let mut outlines: Vec<(PfnRange, crate::palette::Rgba)> = self.op_range().map(|r| (r, palette.highlight)).into_iter().collect();
+        // The page a failure names, and a blocker the user picked, stand out.
+        let failed_page = step.filter(|s| s.kind == pfnscope_core::StepKind::Failure).and_then(|s| s.range).filter(|r| r.len() <= 1024);
+        outlines.extend(failed_page.into_iter().chain(self.focus).map(|r| (r, crate::contiguity::BLOCKED)));
         Overlay {
-            highlight: step.and_then(|s| s.range).into_iter().chain(self.focus).collect(),
+            highlight: step.and_then(|s| s.range).into_iter().collect(),
             targets: step.and_then(|s| s.target).into_iter().collect(),
             tints: self.layer.as_ref().map(|l| l.tints.clone()).unwrap_or_default(),
+            outlines,
+        }
+    }
+
+    /// The range the played operation works on, for the operations that
+    /// work on one: the range asked for, the CMA area, the virtio-mem
+    /// device, the range offlined.
+    pub fn op_range(&self) -> Option<PfnRange> {
+        let p = self.player.as_ref()?;
+        match p.op.as_ref()? {
+            Op::AllocContigRange { start, end, .. } | Op::AllocContigRangeV4 { start, end } => Some(PfnRange::new(*start, *end)),
+            Op::OfflinePages { start, nr, .. } | Op::OnlinePages { start, nr } => Some(PfnRange::new(*start, start + nr)),
+            Op::CmaAlloc { .. } | Op::VirtioMemUnplug { .. } | Op::VirtioMemPlug { .. } => p.trace.steps.first().and_then(|s| s.range),
+            _ => None,
+        }
+    }
+
+    /// The camera: frames the played operation's range with context, and
+    /// its migration targets too when they lie near enough to share the
+    /// view. Does nothing for operations without a range.
+    pub fn frame_story(&mut self) {
+        let Some(r) = self.op_range() else { return };
+        let targets = self.player.as_ref().map(|p| p.trace.steps.iter().filter_map(|s| s.target).collect::<Vec<_>>()).unwrap_or_default();
+        let union = targets.iter().fold(r, |u, t| PfnRange::new(u.start.min(t.start), u.end.max(t.end)));
+        let frame = if union.len() <= r.len() * 8 { union } else { r };
+        self.viewport = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.viewport.height, frame);
+    }
+
+    /// The camera after a step: when the step's pages (or where it moved
+    /// them) are off screen, scroll to them, zooming out only if they do
+    /// not fit; a failure naming one page frames that page closely.
+    pub fn follow_step(&mut self) {
+        if !self.follow {
+            return;
+        }
+        let Some(step) = self.player.as_ref().and_then(|p| p.cursor.map(|i| p.trace.steps[i].clone())) else {
+            self.frame_story();
+            return;
+        };
+        let Some(r) = step.range else { return };
+        let v = self.viewport;
+        let span = self.machine.pfn_span();
+        if step.kind == pfnscope_core::StepKind::Failure && r.len() <= 64 {
+            let context = PfnRange::new(r.start.saturating_sub(96), r.end + 96);
+            self.viewport = Viewport::frame(span, v.width, v.height, context);
+            return;
+        }
+        let shown = v.visible_pfns();
+        let visible = |x: PfnRange| x.start >= shown.start && x.end <= shown.end;
+        if visible(r) && step.target.is_none_or(visible) {
+            return;
+        }
+        let want = step.target.map_or(r, |t| PfnRange::new(r.start.min(t.start), r.end.max(t.end)));
+        let want = if want.len() <= r.len() * 64 { want } else { r };
+        let rows = |x: PfnRange| (x.end - 1 - span.start) / v.cols() - (x.start - span.start) / v.cols() + 1;
+        if rows(want) <= v.visible_rows() {
+            let first = (want.start - span.start) / v.cols();
+            let spare = v.visible_rows() - rows(want);
+            self.viewport = Viewport { top_row: first.saturating_sub(spare / 2), ..v }.scroll(0);
+        } else {
+            self.viewport = Viewport::frame(span, v.width, v.height, want);
         }
     }
 
@@ -240,9 +308,6 @@ impl Session {
             isolate_failed: after[2] - before[2],
         });
         let cursor = trace.steps.len().checked_sub(1);
-        if let Some(i) = cursor {
-            self.viewport = self.viewport.reveal(trace.steps[i].range.map_or(0, |r| r.start));
-        }
         // The state changed: a computed layer no longer describes it.
         self.layer = None;
         self.focus = None;
@@ -275,8 +340,15 @@ impl Session {
         self.run_op(&Op::FreePages { pfn, order })
     }
 
-    /// Moves the player to a step (`None` = before the first).
+    /// Moves the player to a step (`None` = before the first), the
+    /// camera following when it is on.
     pub fn seek(&mut self, cursor: Option<usize>) {
+        self.seek_quietly(cursor);
+        self.follow_step();
+    }
+
+    /// Moves the player without moving the camera.
+    pub fn seek_quietly(&mut self, cursor: Option<usize>) {
         if let Some(p) = &mut self.player {
             let cursor = cursor.map(|i| i.min(p.len().saturating_sub(1)));
             let cursor = if p.is_empty() { None } else { cursor };
@@ -670,5 +742,43 @@ mod tests {
         assert!(parse_size("2X", 4096).unwrap_err().contains("unknown unit"));
         assert!(parse_size("lots", 4096).is_err());
         assert!(parse_size("0", 4096).is_err());
+    }
+
+    #[test]
+    fn the_camera_frames_the_operation_and_follows_every_step() {
+        let mut s = Session::new(&Scenario { steps: 3_000, ..Scenario::default() }, 640, 400).unwrap();
+        let fit = Viewport::fit(s.machine.pfn_span(), 640, 400);
+        let r = s.op_range().unwrap();
+        let shown = s.viewport.visible_pfns();
+        assert!(shown.start <= r.start && shown.end >= r.end, "the grab is in view before the first step");
+        assert!(s.viewport.zoom > fit.zoom, "and closer than the whole machine");
+        assert!(s.overlay().outlines.iter().any(|o| o.0 == r), "outlined before the first step");
+        let len = s.player.as_ref().unwrap().len();
+        for _ in 0..len {
+            s.step_by(1);
+            let st = s.player.as_ref().unwrap().cursor.map(|i| s.player.as_ref().unwrap().trace.steps[i].clone()).unwrap();
+            if let Some(x) = st.range {
+                let shown = s.viewport.visible_pfns();
+                assert!(shown.start <= x.start && shown.end >= x.end.min(shown.start + shown.len()), "step {:?} ({}) out of view {shown:?}", x, st.text);
+            }
+        }
+        // The user's own view wins until they turn following back on.
+        s.follow = false;
+        s.viewport = s.viewport.scroll(-1000);
+        let mine = s.viewport;
+        s.seek(Some(0));
+        assert_eq!(s.viewport, mine);
+    }
+
+    #[test]
+    fn jumping_to_a_failure_frames_the_page_that_caused_it() {
+        let mut s = Session::new(&Scenario { steps: 3_000, ..Scenario::default_pinned() }, 640, 400).unwrap();
+        let steps = s.player.as_ref().unwrap().trace.steps.clone();
+        let i = steps.iter().position(|st| st.kind == pfnscope_core::StepKind::Failure && st.range.is_some_and(|r| r.len() == 1)).unwrap();
+        s.seek(Some(i));
+        let page = steps[i].range.unwrap();
+        assert!(s.viewport.visible_pfns().contains(page.start));
+        assert!(s.viewport.visible_pfns().len() <= 1024, "framed closely: {:?}", s.viewport.visible_pfns());
+        assert!(s.overlay().outlines.iter().any(|o| o.0 == page && o.1 == crate::contiguity::BLOCKED));
     }
 }
