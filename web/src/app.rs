@@ -18,6 +18,7 @@ use crate::compare::{compare_view, CompareState};
 use crate::controls::{import_panel, operation_form, player, scenario_form};
 use crate::diagnosis::{contiguity_panel, diagnosis_panel};
 use crate::panels::{buddyinfo, help_overlay, legend, pagetypeinfo, tooltip, zone_summary};
+use crate::labels::TextLayer;
 use crate::pfn_map::PfnMap;
 
 /// What the app starts with.
@@ -51,7 +52,13 @@ impl AppProps {
         let width = web_sys::window()
             .and_then(|w| w.inner_width().ok())
             .and_then(|v| v.as_f64())
-            .map_or(960, |w| ((w as u32).saturating_sub(560)).clamp(480, 1400));
+            .map_or(960, |w| {
+                // Beside the panels on wide windows; above them (the
+                // stylesheet stacks them under 1100 px) on narrow ones.
+                let w = w as u32;
+                let beside = if w > 1100 { 560 } else { 48 };
+                w.saturating_sub(beside + crate::labels::RULER_W).clamp(320, 1400)
+            });
         AppProps { scenario, url_error, width, height: 560, compare }
     }
 }
@@ -219,6 +226,8 @@ pub struct App {
     hover: Option<Hover>,
     help: bool,
     pixels: Rc<Vec<u8>>,
+    /// The words on the map for the current view.
+    labels: Rc<pfnscope_view::labels::Labels>,
     version: u64,
     /// The minimap's view and pixels, redrawn only when the state changes.
     minimap: Option<(pfnscope_view::viewport::Viewport, Rc<Vec<u8>>)>,
@@ -316,6 +325,7 @@ impl App {
     fn redraw(&mut self) {
         if let Some(s) = &self.session {
             self.pixels = Rc::new(s.render());
+            self.labels = Rc::new(pfnscope_view::labels::labels(&s.machine, &s.viewport));
             self.version += 1;
         }
     }
@@ -399,6 +409,7 @@ impl Component for App {
             hover: None,
             help: false,
             pixels: Rc::new(Vec::new()),
+            labels: Rc::default(),
             version: 0,
             minimap: None,
             series: Rc::new(Vec::new()),
@@ -790,6 +801,7 @@ impl Component for App {
                                     title="The camera follows the operation step by step; your own zoom or scroll turns it off (f)"
                                     onclick={link.callback(|_| Msg::ToggleFollow)}>{ if s.follow { "following" } else { "follow" } }</button>
                             </div>
+                            <div class="map-row">
                             <div class="map-wrap"
                                 ondragover={Callback::from(|e: DragEvent| e.prevent_default())}
                                 ondrop={link.batch_callback(|e: DragEvent| {
@@ -813,9 +825,11 @@ impl Component for App {
                                         }
                                     })}
                                 />
+                                <TextLayer width={s.viewport.width} height={s.viewport.height} labels={self.labels.clone()} version={self.version} dark={s.theme == Theme::Dark} />
                                 if let Some(h) = &self.hover {
-                                    { tooltip(&h.info, h.x, h.y, h.in_strip, h.count) }
+                                    { tooltip(&h.info, h.x + crate::labels::RULER_W, h.y, h.in_strip, h.count) }
                                 }
+                            </div>
                             </div>
                             <div class="under-map">
                                 { legend(&s.palette(), s.machine.geometry().max_order) }

@@ -11,6 +11,7 @@ mod charts;
 mod compare;
 mod controls;
 mod diagnosis;
+mod labels;
 mod panels;
 mod pfn_map;
 

@@ -21,6 +21,7 @@ pub mod charts;
 pub mod compare;
 pub mod contiguity;
 pub mod inspect;
+pub mod labels;
 pub mod palette;
 pub mod raster;
 pub mod session;

@@ -1,0 +1,189 @@
+//! Words on the map: a ruler beside it (each labelled row's first PFN and
+//! physical address, zone names where zones begin, CMA areas, virtio-mem
+//! devices and holes), and the order written inside free blocks when
+//! cells are big enough. Positions are computed here, natively tested;
+//! the browser only draws the text.
+
+use pfnscope_core::{Machine, PfnRange, Tag};
+
+use crate::viewport::Viewport;
+
+/// A label in the ruler, at a row's top (`y` in map pixels).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulerMark {
+    pub y: u32,
+    pub text: String,
+    pub kind: MarkKind,
+}
+
+/// What a ruler mark says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// A row's first PFN and physical address.
+    Row,
+    /// A zone begins here.
+    Zone,
+    /// A CMA area, virtio-mem device or hole begins here.
+    Region,
+}
+
+/// Text inside the map, centered on (x, y).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapText {
+    pub x: u32,
+    pub y: u32,
+    pub text: String,
+}
+
+/// Everything to write for a view.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels {
+    pub ruler: Vec<RulerMark>,
+    pub inside: Vec<MapText>,
+}
+
+/// Rows are labelled at least this many pixels apart.
+const ROW_LABEL_SPACING: u32 = 36;
+/// The height of a line of ruler text.
+pub const LINE_H: u32 = 12;
+
+/// "52 MiB" or "1.5 GiB" for a byte address.
+pub fn bytes_label(b: u64) -> String {
+    const G: u64 = 1 << 30;
+    const M: u64 = 1 << 20;
+    if b == 0 {
+        "0".into()
+    } else if b >= G {
+        if b.is_multiple_of(G) { format!("{} GiB", b / G) } else { format!("{:.2} GiB", b as f64 / G as f64) }
+    } else if b.is_multiple_of(M) {
+        format!("{} MiB", b / M)
+    } else if b >= M {
+        format!("{:.1} MiB", b as f64 / M as f64)
+    } else {
+        format!("{} KiB", b >> 10)
+    }
+}
+
+/// The labels for what `v` shows of `m`.
+pub fn labels(m: &Machine, v: &Viewport) -> Labels {
+    let mut out = Labels::default();
+    let page = m.geometry().page_size();
+    let row_h = v.row_h();
+    let shown = v.visible_pfns();
+    let row_of = |pfn: u64| (pfn - v.span.start) / v.cols();
+    let y_of = |pfn: u64| (row_of(pfn) - v.top_row) as u32 * row_h;
+    // Rows, every `every` rows so labels do not crowd.
+    let every = ROW_LABEL_SPACING.div_ceil(row_h).max(1) as u64;
+    for r in 0..v.visible_rows() {
+        let row = v.top_row + r;
+        let pfn = v.row_start(row);
+        if pfn >= v.span.end {
+            break;
+        }
+        if row % every == 0 {
+            out.ruler.push(RulerMark { y: r as u32 * row_h, text: format!("{pfn:#x} {}", bytes_label(pfn * page)), kind: MarkKind::Row });
+        }
+    }
+    // Where zones, CMA areas, virtio-mem devices and holes begin.
+    let mut regions: Vec<(u64, String, MarkKind)> = Vec::new();
+    for z in m.zones() {
+        regions.push((z.span.start, format!("{} {:#x}–{:#x}", z.name(), z.span.start, z.span.end), MarkKind::Zone));
+    }
+    for a in m.cma_areas() {
+        regions.push((a.base_pfn, format!("CMA {} ({})", a.name, bytes_label(a.count * page)), MarkKind::Region));
+    }
+    for d in m.virtio_mem_devices() {
+        regions.push((d.range.start, format!("{} ({})", d.name, bytes_label(d.range.len() * page)), MarkKind::Region));
+    }
+    let mut hole_start = None;
+    let mut p = shown.start;
+    while p < shown.end {
+        let hole = m.page(p).tag() == Tag::Hole;
+        match (hole, hole_start) {
+            (true, None) => hole_start = Some(p),
+            (false, Some(s)) => {
+                regions.push((s, format!("hole {:#x}–{p:#x}", s), MarkKind::Region));
+                hole_start = None;
+            }
+            _ => {}
+        }
+        p += 1;
+    }
+    if let Some(s) = hole_start {
+        regions.push((s, format!("hole from {s:#x}"), MarkKind::Region));
+    }
+    for (pfn, text, kind) in regions {
+        if shown.contains(pfn) {
+            out.ruler.push(RulerMark { y: y_of(pfn), text, kind });
+        }
+    }
+    // Zone and region marks win over a row label at the same place; marks
+    // that would overlap move down a line, row labels give way instead.
+    out.ruler.sort_by_key(|m| (m.y, m.kind == MarkKind::Row));
+    let mut placed: Vec<RulerMark> = Vec::with_capacity(out.ruler.len());
+    for mut mark in std::mem::take(&mut out.ruler) {
+        let free = placed.last().map_or(0, |p| p.y + LINE_H);
+        if mark.y < free {
+            if mark.kind == MarkKind::Row {
+                continue;
+            }
+            mark.y = free;
+        }
+        placed.push(mark);
+    }
+    out.ruler = placed;
+    // Orders inside free blocks, on the block's first row, when it spans
+    // at least three cells of at least 8 pixels.
+    if v.px_per_pfn() >= 8 {
+        let mut p = shown.start;
+        while p < shown.end {
+            let w = m.page(p);
+            if matches!(w.tag(), Tag::Buddy | Tag::Pcp) {
+                let size = 1u64 << w.order();
+                let block = PfnRange::new(p, p + size);
+                let row_end = v.row_start(row_of(p) + 1);
+                let cells = block.end.min(row_end) - p;
+                if cells >= 3 {
+                    let (x, y, cw, ch) = v.cell_rect(p).expect("visible");
+                    out.inside.push(MapText { x: x + (cells as u32 * cw) / 2, y: y + ch / 2, text: format!("o{}", w.order()) });
+                }
+                p = block.end;
+            } else {
+                p += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pfnscope_core::MachineSpec;
+
+    #[test]
+    fn the_ruler_names_rows_zones_and_regions() {
+        let m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+        let v = Viewport::fit(m.pfn_span(), 512, 400);
+        let l = labels(&m, &v);
+        assert!(l.ruler.iter().any(|r| r.kind == MarkKind::Row && r.text == "0x900 9 MiB"));
+        assert!(l.ruler.iter().any(|r| r.kind == MarkKind::Zone && r.text.starts_with("Normal 0x1000")));
+        assert!(l.ruler.iter().any(|r| r.text.starts_with("CMA reserved")));
+        assert!(l.ruler.iter().any(|r| r.text.starts_with("virtio-mem0")));
+        assert!(l.ruler.iter().any(|r| r.text.starts_with("hole 0x9f")), "{:?}", l.ruler);
+        // Nothing overlaps.
+        assert!(l.ruler.windows(2).all(|w| w[1].y >= w[0].y + LINE_H), "{:?}", l.ruler);
+    }
+
+    #[test]
+    fn free_blocks_carry_their_order_when_there_is_room() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let v = Viewport { zoom: 3, ..Viewport::fit(m.pfn_span(), 512, 400) }.reveal(0xc00);
+        let l = labels(&m, &v);
+        assert!(l.inside.iter().any(|t| t.text == "o10"), "{:?}", l.inside);
+        let zoomed_out = Viewport::fit(m.pfn_span(), 512, 400);
+        assert!(labels(&m, &zoomed_out).inside.is_empty(), "no text on small cells");
+        assert_eq!(bytes_label(0x3400 * 4096), "52 MiB");
+        assert_eq!(bytes_label(3 << 29), "1.50 GiB");
+    }
+}
