@@ -22,7 +22,7 @@ fn scenario() -> Scenario {
 }
 
 fn props(url_error: Option<String>) -> AppProps {
-    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None }
+    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None, animate: false }
 }
 
 async fn sleep(ms: u64) {
@@ -284,7 +284,7 @@ fn canvas_of(root: &Element, sel: &str) -> (u32, u32, Vec<u8>) {
 /// table shows where 6.12 and v4.9 differ.
 #[wasm_bindgen_test]
 async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() {
-    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49) };
+    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false };
     let root = mount(props).await;
     for _ in 0..40 {
         if root.query_selector("canvas#compare-right").unwrap().is_some() {
@@ -345,7 +345,7 @@ async fn the_contiguity_layer_equals_the_native_map() {
 #[wasm_bindgen_test]
 async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
     let pinned = Scenario { steps: 3_000, ..Scenario::default_pinned() };
-    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None }).await;
+    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false }).await;
     let why = text(&root, "#diagnosis");
     assert!(why.contains("pinned"), "{why}");
     let button: HtmlElement = find(&root, "#diagnosis button.pfn");
@@ -381,4 +381,24 @@ async fn the_camera_keeps_the_operation_in_view() {
     press("f");
     sleep(30).await;
     assert_eq!(find::<Element>(&root, "#follow").get_attribute("aria-pressed").as_deref(), Some("true"));
+}
+
+/// Animated steps end on the native picture, pixel for pixel (the frames
+/// in between are tested natively).
+#[wasm_bindgen_test]
+async fn an_animated_step_ends_exactly_on_the_native_picture() {
+    let root = mount(AppProps { animate: true, ..props(None) }).await;
+    let mut native = Session::new(&scenario(), W, H).unwrap();
+    press("ArrowRight");
+    native.step_by(1);
+    sleep(450).await;
+    assert!(canvas_pixels(&root) == native.render(), "after the animation the canvas differs from the native model");
+    // Several steps in quick succession: each gives way, the end is exact.
+    for _ in 0..6 {
+        press("ArrowRight");
+        native.step_by(1);
+        sleep(5).await;
+    }
+    sleep(450).await;
+    assert!(canvas_pixels(&root) == native.render(), "after rapid steps the canvas differs from the native model");
 }

@@ -35,6 +35,9 @@ pub struct AppProps {
     /// A variant to open side by side with 6.12 once the scenario plays.
     #[prop_or_default]
     pub compare: Option<Against>,
+    /// Animate steps (off when the user prefers reduced motion).
+    #[prop_or(true)]
+    pub animate: bool,
 }
 
 impl AppProps {
@@ -59,7 +62,7 @@ impl AppProps {
                 let beside = if w > 1100 { 560 } else { 48 };
                 w.saturating_sub(beside + crate::labels::RULER_W).clamp(320, 1400)
             });
-        AppProps { scenario, url_error, width, height: 560, compare }
+        AppProps { scenario, url_error, width, height: 560, compare, animate: !crate::animation::prefers_reduced_motion() }
     }
 }
 
@@ -207,6 +210,8 @@ pub enum Msg {
     ContiguityStart,
     ContiguityChunk,
     ContiguityClear,
+    /// The next frame of a step's animation.
+    AnimFrame,
 }
 
 /// Mouse position and what is under it.
@@ -247,6 +252,9 @@ pub struct App {
     compare: Option<CompareState>,
     /// The contiguity map being computed, with its size's label.
     contiguity_job: Option<(String, pfnscope_core::ContiguityJob)>,
+    /// The step animation running, and its frame timer.
+    anim: Option<crate::animation::Anim>,
+    anim_timer: Option<gloo::timers::callback::Timeout>,
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
     _keys: Option<EventListener>,
@@ -298,14 +306,90 @@ impl App {
     }
 
     /// Moves the trace player: the state changes, so map and minimap redraw.
-    fn move_player(&mut self, f: impl FnOnce(&mut Session)) -> bool {
-        let Some(s) = &mut self.session else { return false };
-        f(s);
-        self.redraw_all();
+    fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
+        self.step_player(ctx, f, crate::animation::STEP_MS);
+        if let Some(s) = &self.session {
+            let (v, px) = s.minimap(MINIMAP_W, MINIMAP_H);
+            self.minimap = Some((v, Rc::new(px)));
+        }
         true
     }
 
-    /// Moves the view only: the minimap keeps its pixels.
+    /// Moves the player and animates the change when it is one step: a
+    /// fade (with migrations travelling) in the same view, or a pan when
+    /// the camera moved. Any running animation gives way at once.
+    fn step_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session), max_ms: f64) {
+        use crate::animation::{now, Anim, AnimKind};
+        self.anim = None;
+        self.anim_timer = None;
+        let Some(s) = &mut self.session else { return };
+        let before = s.player.as_ref().map(|p| p.cursor);
+        let (before_v, before_px) = (s.viewport, s.render());
+        f(s);
+        let after = s.player.as_ref().map(|p| p.cursor);
+        let one_step = match (before, after) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (a.map_or(-1, |i| i as i64), b.map_or(-1, |i| i as i64));
+                (b - a).abs() == 1
+            }
+            _ => false,
+        };
+        let dur = max_ms.min(crate::animation::STEP_MS);
+        let kind = if !ctx.props().animate || !one_step || dur < 40.0 || s.viewport.zoom != before_v.zoom {
+            None
+        } else {
+            let (a, b) = (before.flatten(), after.flatten());
+            let forward = b.map_or(-1, |i| i as i64) > a.map_or(-1, |i| i as i64);
+            let crossed = if forward { b } else { a };
+            crossed.map(|i| {
+                let step = s.player.as_ref().expect("stepped").trace.steps[i].clone();
+                let to = s.viewport;
+                if to == before_v {
+                    AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new(before_px, s.render(), &to, &step, forward)))
+                } else {
+                    // The camera moves first over the old state; the step
+                    // then plays in the new view.
+                    let old_here = s.render_at(a, &to);
+                    let fade = pfnscope_view::animate::Transition::new(old_here, s.render(), &to, &step, forward);
+                    AnimKind::PanThenFade { from: before_v, to, old: a, fade: Box::new(fade) }
+                }
+            })
+        };
+        self.redraw();
+        if let Some(kind) = kind {
+            self.anim = Some(Anim { kind, start: now(), dur });
+            ctx.link().send_message(Msg::AnimFrame);
+        }
+    }
+
+    /// Draws the animation's frame for now, and asks for the next one.
+    fn anim_frame(&mut self, ctx: &Context<Self>) -> bool {
+        use crate::animation::{now, pan_view, AnimKind};
+        let (Some(a), Some(s)) = (&self.anim, &mut self.session) else { return false };
+        let t = a.progress(now());
+        if t >= 1.0 {
+            self.anim = None;
+            self.anim_timer = None;
+            self.redraw();
+            return true;
+        }
+        self.pixels = Rc::new(match &a.kind {
+            AnimKind::Fade(tr) => tr.frame(t),
+            AnimKind::PanThenFade { from, to, old, fade } => {
+                let share = crate::animation::PAN_SHARE;
+                if t < share {
+                    s.render_at(*old, &pan_view(from, to, t / share))
+                } else {
+                    fade.frame((t - share) / (1.0 - share))
+                }
+            }
+        });
+        self.version += 1;
+        let link = ctx.link().clone();
+        self.anim_timer = Some(gloo::timers::callback::Timeout::new(16, move || link.send_message(Msg::AnimFrame)));
+        true
+    }
+
     /// Moves the comparison and redraws both of its maps.
     fn move_compare(&mut self, f: impl FnOnce(&mut pfnscope_view::compare::Comparison)) -> bool {
         let (Some(c), Some(s)) = (&mut self.compare, &self.session) else { return false };
@@ -314,6 +398,7 @@ impl App {
         true
     }
 
+    /// Moves the view only: the minimap keeps its pixels.
     fn move_view(&mut self, f: impl FnOnce(&mut Session)) -> bool {
         let Some(s) = &mut self.session else { return false };
         f(s);
@@ -421,6 +506,8 @@ impl Component for App {
             compare: None,
             compare_on_load: props.compare,
             contiguity_job: None,
+            anim: None,
+            anim_timer: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -597,9 +684,9 @@ impl Component for App {
                 } else {
                     // Playback ticks redraw only the map: rendering the whole
                     // machine for the minimap on every step is too much work
-                    // for large machines.
-                    s.step_by(1);
-                    self.redraw();
+                    // for large machines. Animations fit inside a tick.
+                    let tick_ms = 1000.0 / self.speed.max(1) as f64;
+                    self.step_player(ctx, |s| s.step_by(1), tick_ms * 0.8);
                 }
                 true
             }
@@ -620,9 +707,10 @@ impl Component for App {
             }
             Msg::Alloc => self.operate(|s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
             Msg::Free => self.operate(|s, f| s.free_pages(&f.free_pfn, &f.free_order)),
-            Msg::StepBy(d) => self.move_player(|s| s.step_by(d)),
-            Msg::Seek(c) => self.move_player(|s| s.seek(c)),
-            Msg::Jump(fwd) => self.move_player(|s| s.jump_to_event(fwd)),
+            Msg::StepBy(d) => self.move_player(ctx, |s| s.step_by(d)),
+            Msg::Seek(c) => self.move_player(ctx, |s| s.seek(c)),
+            Msg::Jump(fwd) => self.move_player(ctx, |s| s.jump_to_event(fwd)),
+            Msg::AnimFrame => self.anim_frame(ctx),
             Msg::Zoom(dz, at) => {
                 self.hover = None;
                 self.move_view(|s| {

@@ -6,6 +6,7 @@
 //! view crates, which are tested natively. Built by Trunk from `index.html`.
 #![cfg(target_arch = "wasm32")]
 
+mod animation;
 mod app;
 mod charts;
 mod compare;

@@ -342,7 +342,6 @@ impl Machine {
             | (p.flags & (PageFlags::DIRTY | PageFlags::THP))
             | if p.kind.is_lru() { PageFlags::LRU } else { PageFlags::empty() };
         self.set_in_use(target, t);
-        self.release_folio(head, order);
         stats.migrated += 1;
         stats.moved.push((head, target));
         self.migrations.push((head, Some(target)));
@@ -350,6 +349,8 @@ impl Machine {
         self.note_move(PfnRange::new(head, head + (1 << order)), PfnRange::new(target, target + (1 << order)), || {
             format!("migrated order-{order} {} {head:#x} -> {target:#x}", p.kind.label())
         });
+        // The old folio's last reference goes: it is freed.
+        self.release_folio(head, order);
         Ok(true)
     }
 

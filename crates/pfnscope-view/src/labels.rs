@@ -80,7 +80,7 @@ pub fn labels(m: &Machine, v: &Viewport) -> Labels {
         if pfn >= v.span.end {
             break;
         }
-        if row % every == 0 {
+        if row.is_multiple_of(every) {
             out.ruler.push(RulerMark { y: r as u32 * row_h, text: format!("{pfn:#x} {}", bytes_label(pfn * page)), kind: MarkKind::Row });
         }
     }

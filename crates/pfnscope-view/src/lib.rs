@@ -17,6 +17,7 @@
 //! assert_eq!(rgba.len(), 256 * 128 * 4);
 //! ```
 
+pub mod animate;
 pub mod charts;
 pub mod compare;
 pub mod contiguity;

@@ -183,7 +183,22 @@ impl Session {
 
     /// The map's pixels.
     pub fn render(&self) -> Vec<u8> {
-        raster::render(&self.machine, &self.viewport, &self.palette(), &self.overlay())
+        self.render_with(&self.viewport)
+    }
+
+    /// The map's pixels in another view of the same size (a camera pan).
+    pub fn render_with(&self, v: &Viewport) -> Vec<u8> {
+        raster::render(&self.machine, v, &self.palette(), &self.overlay())
+    }
+
+    /// The map's pixels at another step of the trace, in view `v`; the
+    /// player comes back to where it was.
+    pub fn render_at(&mut self, cursor: Option<usize>, v: &Viewport) -> Vec<u8> {
+        let here = self.player.as_ref().and_then(|p| p.cursor);
+        self.seek_quietly(cursor);
+        let px = self.render_with(v);
+        self.seek_quietly(here);
+        px
     }
 
     /// The whole machine small, for a minimap: its viewport and pixels.
