@@ -402,3 +402,42 @@ async fn an_animated_step_ends_exactly_on_the_native_picture() {
     sleep(450).await;
     assert!(canvas_pixels(&root) == native.render(), "after rapid steps the canvas differs from the native model");
 }
+
+/// The operation form: sizes with units, an end as +size, a checkbox for
+/// CMA, errors that name their field, and a range picked on the map.
+#[wasm_bindgen_test]
+async fn the_operation_form_takes_sizes_checkboxes_and_a_range_picked_on_the_map() {
+    let root = mount(props(None)).await;
+    type_into(&root, "#op-arg0", "0x3000");
+    type_into(&root, "#op-arg1", "+3X");
+    sleep(20).await;
+    find::<HtmlElement>(&root, "#run-op").click();
+    sleep(50).await;
+    assert!(text(&root, ".notice.error").starts_with("end pfn or +size: unknown unit"), "{}", text(&root, ".notice.error"));
+    let cma: HtmlInputElement = find(&root, "#op-arg2");
+    assert_eq!(cma.type_(), "checkbox");
+    type_into(&root, "#op-arg1", "+2M");
+    sleep(20).await;
+    find::<HtmlElement>(&root, "#run-op").click();
+    sleep(80).await;
+    assert!(text(&root, ".trace-title").contains("alloc_contig_range(0x3000, 0x3200"), "{}", text(&root, ".trace-title"));
+    // Pick a range: two clicks on the map.
+    find::<HtmlElement>(&root, "#pick-range").click();
+    sleep(30).await;
+    let canvas: HtmlElement = find(&root, "canvas#pfn-map");
+    let click = |x: i32, y: i32| {
+        let init = web_sys::MouseEventInit::new();
+        init.set_bubbles(true);
+        init.set_client_x(canvas.get_bounding_client_rect().left() as i32 + x);
+        init.set_client_y(canvas.get_bounding_client_rect().top() as i32 + y);
+        canvas.dispatch_event(&web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).unwrap()).unwrap();
+    };
+    click(2, 10);
+    sleep(30).await;
+    click(40, 10);
+    sleep(30).await;
+    let start = pfnscope_view::session::parse_pfn(&find::<HtmlInputElement>(&root, "#op-arg0").value()).unwrap();
+    let end = pfnscope_view::session::parse_pfn(&find::<HtmlInputElement>(&root, "#op-arg1").value()).unwrap();
+    assert!(end > start, "picked {start:#x}-{end:#x}");
+    assert!(text(&root, ".notice.info").starts_with("picked"), "{}", text(&root, ".notice"));
+}

@@ -136,7 +136,30 @@ impl Form {
             Field::Kind => self.kind = v,
             Field::FreePfn => self.free_pfn = v,
             Field::FreeOrder => self.free_order = v,
-            Field::OpName => self.op_name = v,
+            Field::OpName => {
+                // Sensible defaults for the new operation's fields, keeping a
+                // start PFN already typed.
+                for (i, spec) in pfnscope_view::session::operation_fields(&v).iter().enumerate() {
+                    use pfnscope_view::session::FieldKind as K;
+                    let keep = spec.kind == K::Pfn && !self.op_args[i].trim().is_empty() && self.op_args[i].starts_with("0x");
+                    if !keep {
+                        self.op_args[i] = match spec.kind {
+                            K::Pfn => "0x3400".into(),
+                            K::End => "+2M".into(),
+                            K::Size => "2M".into(),
+                            K::Flag | K::CmaArea | K::Device => "0".into(),
+                            K::Order => "9".into(),
+                            K::Workload => "desktop".into(),
+                            K::Count => match spec.label {
+                                "round budget" => "10".into(),
+                                "steps" => "2000".into(),
+                                _ => "1".into(),
+                            },
+                        };
+                    }
+                }
+                self.op_name = v;
+            }
             Field::Paste => self.paste = v,
             Field::ContigSize => self.contig_size = v,
             Field::OpArg(i) => {
@@ -212,6 +235,9 @@ pub enum Msg {
     ContiguityClear,
     /// The next frame of a step's animation.
     AnimFrame,
+    /// Pick the operation's range on the map: the next two clicks.
+    PickRange,
+    MapClick(u32, u32),
 }
 
 /// Mouse position and what is under it.
@@ -255,6 +281,8 @@ pub struct App {
     /// The step animation running, and its frame timer.
     anim: Option<crate::animation::Anim>,
     anim_timer: Option<gloo::timers::callback::Timeout>,
+    /// Picking a range on the map: 0 waits for the first page, 1 the last.
+    picking: Option<u8>,
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
     _keys: Option<EventListener>,
@@ -508,6 +536,7 @@ impl Component for App {
             contiguity_job: None,
             anim: None,
             anim_timer: None,
+            picking: None,
             _keys: None,
         };
         app.begin_build(ctx, &props.scenario);
@@ -649,7 +678,30 @@ impl Component for App {
                 self.begin_build(ctx, &s);
                 true
             }
-            Msg::RunOp => self.operate(|s, f| pfnscope_view::session::op_from_form(&f.op_name, &f.op_args).and_then(|op| s.run_op(&op))),
+            Msg::RunOp => self.operate(|s, f| {
+                let page = s.machine.geometry().page_size();
+                pfnscope_view::session::op_from_form(&f.op_name, &f.op_args, page).and_then(|op| s.run_op(&op))
+            }),
+            Msg::PickRange => {
+                self.picking = if self.picking.is_some() { None } else { Some(0) };
+                true
+            }
+            Msg::MapClick(x, y) => {
+                let (Some(p), Some(s)) = (self.picking, &self.session) else { return false };
+                let Some(hit) = s.viewport.hit(x, y) else { return false };
+                if p == 0 {
+                    self.form.op_args[0] = format!("{:#x}", hit.pfn);
+                    self.picking = Some(1);
+                } else {
+                    let start = pfnscope_view::session::parse_pfn(&self.form.op_args[0]).unwrap_or(hit.pfn);
+                    let (a, b) = (start.min(hit.pfn), start.max(hit.pfn) + hit.count);
+                    self.form.op_args[0] = format!("{a:#x}");
+                    self.form.op_args[1] = format!("{b:#x}");
+                    self.picking = None;
+                    self.notice = Some(Notice::Info(format!("picked {a:#x}-{b:#x} ({} pages)", b - a)));
+                }
+                true
+            }
             Msg::TogglePlay => {
                 if self.playing.take().is_some() {
                     self.redraw_all();
@@ -702,8 +754,9 @@ impl Component for App {
                 }
             },
             Msg::Field(f, v) => {
+                let redraw = f == Field::OpName;
                 self.form.set(f, v);
-                false
+                redraw
             }
             Msg::Alloc => self.operate(|s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
             Msg::Free => self.operate(|s, f| s.free_pages(&f.free_pfn, &f.free_order)),
@@ -898,7 +951,7 @@ impl Component for App {
                                 })}>
                                 <PfnMap
                                     id="pfn-map"
-                                    on_click={Callback::noop()}
+                                    on_click={link.callback(|(x, y)| Msg::MapClick(x, y))}
                                     width={s.viewport.width}
                                     height={s.viewport.height}
                                     pixels={self.pixels.clone()}
@@ -934,7 +987,7 @@ impl Component for App {
                         if let Some(s) = &self.session {
                             { player(s, link, self.playing.is_some(), self.speed) }
                             { diagnosis_panel(s, link) }
-                            { operation_form(&self.form, s, link) }
+                            { operation_form(&self.form, s, self.picking, link) }
                             { contiguity_panel(s, &self.form, self.contiguity_job.as_ref().map(|(_, j)| j), link) }
                             { buddyinfo(s) }
                             { pagetypeinfo(s) }

@@ -2,7 +2,7 @@
 
 use pfnscope_core::{Gfp, MachineSpec, Op, PageKind, WorkloadSpec};
 use pfnscope_view::compare::Against;
-use pfnscope_view::session::{Session, OPERATIONS};
+use pfnscope_view::session::{operation_fields, FieldKind, FieldSpec, Session, OPERATIONS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::html::Scope;
 use yew::prelude::*;
@@ -51,11 +51,46 @@ pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
 }
 
 /// The contiguous-allocation operations, alloc_pages() and __free_pages().
-pub fn operation_form(form: &Form, s: &Session, link: &Scope<App>) -> Html {
+pub fn operation_form(form: &Form, s: &Session, picking: Option<u8>, link: &Scope<App>) -> Html {
     let max = s.machine.geometry().max_order;
-    let labels = OPERATIONS.iter().find(|(n, _)| *n == form.op_name).map(|(_, l)| *l).unwrap_or(&[]);
-    let devices: Vec<String> = s.machine.virtio_mem_devices().iter().enumerate().map(|(i, d)| format!("{i}: {} {:#x}-{:#x}", d.name, d.range.start, d.range.end)).collect();
-    let cma: Vec<String> = s.machine.cma_areas().iter().map(|a| format!("CMA {} {:#x}-{:#x}", a.name, a.base_pfn, a.base_pfn + a.count)).collect();
+    let specs = operation_fields(&form.op_name);
+    let devices: Vec<(String, String)> = s.machine.virtio_mem_devices().iter().enumerate().map(|(i, d)| (i.to_string(), format!("{} {:#x}-{:#x}", d.name, d.range.start, d.range.end))).collect();
+    let cma: Vec<(String, String)> = s.machine.cma_areas().iter().enumerate().map(|(i, a)| (i.to_string(), format!("CMA {} {:#x}-{:#x}", a.name, a.base_pfn, a.base_pfn + a.count))).collect();
+    let workloads: Vec<(String, String)> = WorkloadSpec::PRESETS.iter().map(|w| (w.to_string(), w.to_string())).collect();
+    let pickable = specs.len() >= 2 && specs[0].kind == FieldKind::Pfn && specs[1].kind == FieldKind::End;
+    let field = |i: usize, spec: &FieldSpec| -> Html {
+        let id = format!("op-arg{i}");
+        let value = form.op_args[i].clone();
+        let choose = |choices: &[(String, String)], what: &str| -> Html {
+            if choices.is_empty() {
+                return html! { <span id={id.clone()} class="hint">{ format!("this machine has no {what}") }</span> };
+            }
+            html! {
+                <select id={id.clone()} onchange={on_select(link, Field::OpArg(i))}>
+                    { for choices.iter().map(|(v, l)| html! { <option value={v.clone()} selected={*v == value}>{ l }</option> }) }
+                </select>
+            }
+        };
+        match spec.kind {
+            FieldKind::Flag => html! {
+                <input id={id} type="checkbox" checked={value == "1"}
+                    onchange={link.callback(move |e: Event| Msg::Field(Field::OpArg(i), if e.target_unchecked_into::<HtmlInputElement>().checked() { "1".into() } else { "0".into() }))} />
+            },
+            FieldKind::CmaArea => choose(&cma, "CMA area"),
+            FieldKind::Device => choose(&devices, "virtio-mem device"),
+            FieldKind::Workload => choose(&workloads, "workload"),
+            kind => {
+                let (placeholder, title) = match kind {
+                    FieldKind::Pfn => ("0x3400", "a PFN in decimal or 0x hex"),
+                    FieldKind::End => ("0x3600 or +2M", "the end PFN (excluded), or + a size from the start: +512 pages, +2M"),
+                    FieldKind::Size => ("2M", "pages (512) or bytes with a unit: 4K, 2M, 1G"),
+                    FieldKind::Order => ("9", "an order: 2^order pages"),
+                    _ => ("1", "a whole number"),
+                };
+                html! { <input id={id} class="mid" value={value} placeholder={placeholder} title={title} oninput={on_input(link, Field::OpArg(i))} /> }
+            }
+        }
+    };
     html! {
         <section class="panel ops">
             <h2>{ "Run an operation" }</h2>
@@ -64,18 +99,24 @@ pub fn operation_form(form: &Form, s: &Session, link: &Scope<App>) -> Html {
                 <select id="op-name" onchange={on_select(link, Field::OpName)}>
                     { options(OPERATIONS.iter().map(|(n, _)| n.to_string()), &form.op_name) }
                 </select>
-                { for labels.iter().enumerate().map(|(i, l)| html! {
+                { for specs.iter().enumerate().map(|(i, spec)| html! {
                     <>
-                        <label for={format!("op-arg{i}")}>{ *l }</label>
-                        <input id={format!("op-arg{i}")} class="mid" value={form.op_args[i].clone()} oninput={on_input(link, Field::OpArg(i))} />
+                        <label for={format!("op-arg{i}")}>{ spec.label }</label>
+                        { field(i, spec) }
                     </>
                 }) }
+                if pickable {
+                    <span></span>
+                    <span>
+                        <button type="button" id="pick-range" class={if picking.is_some() { "toggle on" } else { "toggle" }}
+                            title="Click the first page of the range on the map, then its last page"
+                            onclick={link.callback(|_| Msg::PickRange)}>{ "pick on the map" }</button>
+                        if let Some(p) = picking { <span class="hint">{ if p == 0 { " click the first page" } else { " now the last page" } }</span> }
+                    </span>
+                }
                 <span></span>
                 <button type="submit" id="run-op" title="Run it and trace every step"><code>{ "run" }</code></button>
             </form>
-            if !cma.is_empty() || !devices.is_empty() {
-                <p class="hint">{ cma.join("; ") }{ if !cma.is_empty() && !devices.is_empty() { "; " } else { "" } }{ devices.join("; ") }</p>
-            }
             <form class="grid" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Alloc })}>
                 <label for="gfp" title="GFP mask: decides the migratetype and the zones">{ "gfp" }</label>
                 <select id="gfp" onchange={on_select(link, Field::Gfp)}>

@@ -454,60 +454,116 @@ pub fn compare_from_query(query: &str) -> Result<Option<Against>, String> {
     Ok(None)
 }
 
-/// The operations the UI offers, with the labels of their fields.
-pub const OPERATIONS: &[(&str, &[&str])] = &[
-    ("alloc_contig_range", &["start pfn", "end pfn", "cma (0/1)"]),
-    ("free_contig_range", &["pfn", "pages"]),
-    ("alloc_contig_pages", &["pages"]),
-    ("cma_alloc", &["pages", "align order"]),
-    ("cma_release", &["pfn", "pages"]),
-    ("virtio_mem_unplug", &["device", "subblocks"]),
-    ("virtio_mem_plug", &["device", "subblocks"]),
-    ("offline_pages", &["start pfn", "pages", "round budget"]),
-    ("online_pages", &["start pfn", "pages"]),
-    ("alloc_contig_range_v4", &["start pfn", "end pfn"]),
-    ("alloc_contig_pages_2010", &["hint pfn", "pages"]),
-    ("pin_first_lru_page", &["start pfn", "end pfn", "long-term (0/1)"]),
+/// What an operation's form field holds, which decides how a front end
+/// asks for it and how it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A PFN, decimal or `0x` hex.
+    Pfn,
+    /// An end PFN, or `+SIZE` from the start (`+512`, `+2M`).
+    End,
+    /// A size: pages (`512`) or bytes with a unit (`2M`, `1G`).
+    Size,
+    /// A yes/no choice (a checkbox).
+    Flag,
+    /// One of the machine's CMA areas, by index.
+    CmaArea,
+    /// One of the machine's virtio-mem devices, by index.
+    Device,
+    /// A whole number (rounds, subblocks, a seed, steps).
+    Count,
+    /// An alignment order.
+    Order,
+    /// A workload preset's name.
+    Workload,
+}
+
+/// One field of an operation's form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub label: &'static str,
+    pub kind: FieldKind,
+}
+
+const fn f(label: &'static str, kind: FieldKind) -> FieldSpec {
+    FieldSpec { label, kind }
+}
+
+/// The operations the UI offers, with their fields.
+pub const OPERATIONS: &[(&str, &[FieldSpec])] = &[
+    ("alloc_contig_range", &[f("start pfn", FieldKind::Pfn), f("end pfn or +size", FieldKind::End), f("MIGRATE_CMA", FieldKind::Flag)]),
+    ("free_contig_range", &[f("pfn", FieldKind::Pfn), f("size", FieldKind::Size)]),
+    ("alloc_contig_pages", &[f("size", FieldKind::Size)]),
+    ("cma_alloc", &[f("CMA area", FieldKind::CmaArea), f("size", FieldKind::Size), f("align order", FieldKind::Order)]),
+    ("cma_release", &[f("CMA area", FieldKind::CmaArea), f("pfn", FieldKind::Pfn), f("size", FieldKind::Size)]),
+    ("virtio_mem_unplug", &[f("device", FieldKind::Device), f("subblocks", FieldKind::Count)]),
+    ("virtio_mem_plug", &[f("device", FieldKind::Device), f("subblocks", FieldKind::Count)]),
+    ("offline_pages", &[f("start pfn", FieldKind::Pfn), f("size", FieldKind::Size), f("round budget", FieldKind::Count)]),
+    ("online_pages", &[f("start pfn", FieldKind::Pfn), f("size", FieldKind::Size)]),
+    ("alloc_contig_range_v4", &[f("start pfn", FieldKind::Pfn), f("end pfn or +size", FieldKind::End)]),
+    ("alloc_contig_pages_2010", &[f("hint pfn", FieldKind::Pfn), f("size", FieldKind::Size)]),
+    ("pin_first_lru_page", &[f("start pfn", FieldKind::Pfn), f("end pfn or +size", FieldKind::End), f("FOLL_LONGTERM", FieldKind::Flag)]),
     ("drain", &[]),
-    ("age_with_workload", &["workload", "seed", "steps"]),
+    ("age_with_workload", &[f("workload", FieldKind::Workload), f("seed", FieldKind::Count), f("steps", FieldKind::Count)]),
 ];
 
-/// Builds an operation from its name and the text of its fields, with a
-/// message naming the field that is wrong.
-pub fn op_from_form(name: &str, fields: &[String]) -> Result<Op, String> {
-    let labels = OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l).ok_or_else(|| format!("unknown operation {name:?}"))?;
-    let num = |i: usize| -> Result<u64, String> {
-        let text = fields.get(i).map(String::as_str).unwrap_or("").trim();
-        parse_pfn(text).map_err(|_| format!("{}: a number such as 512 or 0x200, not {text:?}", labels[i]))
+/// The fields of a named operation.
+pub fn operation_fields(name: &str) -> &'static [FieldSpec] {
+    OPERATIONS.iter().find(|(n, _)| *n == name).map_or(&[], |(_, f)| *f)
+}
+
+/// Builds an operation from its name and the text of its fields, sizes in
+/// pages of `page_size` bytes, with a message naming the field that is
+/// wrong.
+pub fn op_from_form(name: &str, fields: &[String], page_size: u64) -> Result<Op, String> {
+    let specs = OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l).ok_or_else(|| format!("unknown operation {name:?}"))?;
+    let text = |i: usize| fields.get(i).map(String::as_str).unwrap_or("").trim();
+    let named = |i: usize, e: String| format!("{}: {e}", specs[i].label);
+    let num = |i: usize| -> Result<u64, String> { parse_pfn(text(i)).map_err(|_| named(i, format!("a number such as 512 or 0x200, not {:?}", text(i)))) };
+    let size = |i: usize| -> Result<u64, String> { parse_size(text(i), page_size).map_err(|e| named(i, e)) };
+    let end = |i: usize, start: u64| -> Result<u64, String> {
+        match text(i).strip_prefix('+') {
+            Some(sz) => parse_size(sz, page_size).map(|n| start + n).map_err(|e| named(i, e)),
+            None => num(i),
+        }
     };
     let flag = |i: usize| -> Result<bool, String> {
-        match fields.get(i).map(|s| s.trim()).unwrap_or("") {
-            "" | "0" | "no" | "false" => Ok(false),
-            "1" | "yes" | "true" => Ok(true),
-            t => Err(format!("{}: 0 or 1, not {t:?}", labels[i])),
+        match text(i) {
+            "" | "0" | "no" | "false" | "off" => Ok(false),
+            "1" | "yes" | "true" | "on" => Ok(true),
+            t => Err(named(i, format!("yes or no, not {t:?}"))),
         }
     };
     let small = |i: usize, max: u64| -> Result<u64, String> {
         let v = num(i)?;
         if v > max {
-            return Err(format!("{}: at most {max}, not {v}", labels[i]));
+            return Err(named(i, format!("at most {max}, not {v}")));
         }
         Ok(v)
     };
     Ok(match name {
-        "alloc_contig_range" => Op::AllocContigRange { start: num(0)?, end: num(1)?, cma: flag(2)? },
-        "free_contig_range" => Op::FreeContigRange { pfn: num(0)?, nr: num(1)? },
-        "alloc_contig_pages" => Op::AllocContigPages { nr: num(0)? },
-        "cma_alloc" => Op::CmaAlloc { area: 0, count: num(0)?, align: small(1, 63)? as u8 },
-        "cma_release" => Op::CmaRelease { area: 0, pfn: num(0)?, count: num(1)? },
+        "alloc_contig_range" => {
+            let start = num(0)?;
+            Op::AllocContigRange { start, end: end(1, start)?, cma: flag(2)? }
+        }
+        "free_contig_range" => Op::FreeContigRange { pfn: num(0)?, nr: size(1)? },
+        "alloc_contig_pages" => Op::AllocContigPages { nr: size(0)? },
+        "cma_alloc" => Op::CmaAlloc { area: small(0, 63)? as usize, count: size(1)?, align: small(2, 63)? as u8 },
+        "cma_release" => Op::CmaRelease { area: small(0, 63)? as usize, pfn: num(1)?, count: size(2)? },
         "virtio_mem_unplug" => Op::VirtioMemUnplug { device: small(0, 63)? as usize, subblocks: small(1, 1 << 20)? as usize },
         "virtio_mem_plug" => Op::VirtioMemPlug { device: small(0, 63)? as usize, subblocks: small(1, 1 << 20)? as usize },
-        "offline_pages" => Op::OfflinePages { start: num(0)?, nr: num(1)?, budget: small(2, 10_000)? as u32 },
-        "online_pages" => Op::OnlinePages { start: num(0)?, nr: num(1)? },
-        "alloc_contig_range_v4" => Op::AllocContigRangeV4 { start: num(0)?, end: num(1)? },
-        "alloc_contig_pages_2010" => Op::AllocContigPages2010 { hint: num(0)?, nr: num(1)? },
-        "pin_first_lru_page" => Op::PinFirstIn { start: num(0)?, end: num(1)?, longterm: flag(2)? },
-        "age_with_workload" => Op::Age { workload: fields.first().map_or(String::new(), |w| w.trim().to_string()), seed: num(1)?, steps: num(2)? },
+        "offline_pages" => Op::OfflinePages { start: num(0)?, nr: size(1)?, budget: small(2, 10_000)? as u32 },
+        "online_pages" => Op::OnlinePages { start: num(0)?, nr: size(1)? },
+        "alloc_contig_range_v4" => {
+            let start = num(0)?;
+            Op::AllocContigRangeV4 { start, end: end(1, start)? }
+        }
+        "alloc_contig_pages_2010" => Op::AllocContigPages2010 { hint: num(0)?, nr: size(1)? },
+        "pin_first_lru_page" => {
+            let start = num(0)?;
+            Op::PinFirstIn { start, end: end(1, start)?, longterm: flag(2)? }
+        }
+        "age_with_workload" => Op::Age { workload: text(0).to_string(), seed: num(1)?, steps: num(2)? },
         _ => Op::Drain,
     })
 }
@@ -664,21 +720,24 @@ mod tests {
     #[test]
     fn operation_forms_parse_with_messages_naming_the_field() {
         let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(op_from_form("alloc_contig_range", &f(&["0x3400", "0x3600", "0"])), Ok(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }));
-        assert_eq!(op_from_form("cma_alloc", &f(&["512", "9"])), Ok(Op::CmaAlloc { area: 0, count: 512, align: 9 }));
-        assert!(op_from_form("alloc_contig_range", &f(&["x", "1"])).unwrap_err().starts_with("start pfn:"));
-        assert!(op_from_form("alloc_contig_range", &f(&["1", "2", "maybe"])).unwrap_err().starts_with("cma (0/1):"));
-        assert!(op_from_form("offline_pages", &f(&["0", "512", "99999"])).unwrap_err().contains("at most 10000"));
-        assert!(op_from_form("reboot", &[]).is_err());
-        assert_eq!(op_from_form("drain", &[]), Ok(Op::Drain));
+        let form = |name: &str, v: &[&str]| op_from_form(name, &f(v), 4096);
+        assert_eq!(form("alloc_contig_range", &["0x3400", "0x3600", "0"]), Ok(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }));
+        // An end as a size from the start, PFNs in decimal, sizes with units.
+        assert_eq!(form("alloc_contig_range", &["13312", "+2M", "1"]), Ok(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: true }));
+        assert_eq!(form("cma_alloc", &["0", "2M", "9"]), Ok(Op::CmaAlloc { area: 0, count: 512, align: 9 }));
+        assert_eq!(form("offline_pages", &["0x3000", "4M", "10"]), Ok(Op::OfflinePages { start: 0x3000, nr: 1024, budget: 10 }));
+        assert!(form("alloc_contig_range", &["x", "1"]).unwrap_err().starts_with("start pfn:"));
+        assert!(form("alloc_contig_range", &["1", "+3X"]).unwrap_err().starts_with("end pfn or +size: unknown unit"));
+        assert!(form("alloc_contig_range", &["1", "2", "maybe"]).unwrap_err().starts_with("MIGRATE_CMA:"));
+        assert!(form("free_contig_range", &["1", "6K"]).unwrap_err().starts_with("size:"));
+        assert!(form("offline_pages", &["0", "512", "99999"]).unwrap_err().contains("at most 10000"));
+        assert!(form("reboot", &[]).is_err());
+        assert_eq!(form("drain", &[]), Ok(Op::Drain));
+        assert_eq!(form("age_with_workload", &["desktop", "7", "500"]), Ok(Op::Age { workload: "desktop".into(), seed: 7, steps: 500 }));
         // Every offered operation parses from plausible input.
-        assert_eq!(
-            op_from_form("age_with_workload", &f(&["desktop", "7", "500"])),
-            Ok(Op::Age { workload: "desktop".into(), seed: 7, steps: 500 })
-        );
-        for (name, labels) in OPERATIONS {
-            let fields: Vec<String> = labels.iter().map(|_| "1".to_string()).collect();
-            assert!(op_from_form(name, &fields).is_ok(), "{name}");
+        for (name, specs) in OPERATIONS {
+            let fields: Vec<String> = specs.iter().map(|s| if s.kind == FieldKind::Workload { "desktop".to_string() } else { "1".to_string() }).collect();
+            assert!(op_from_form(name, &fields, 4096).is_ok(), "{name}");
         }
     }
 
