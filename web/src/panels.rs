@@ -32,10 +32,18 @@ pub fn buddyinfo(s: &Session) -> Html {
 }
 
 /// Per zone: free pages and watermarks, CMA, isolated pageblocks, the
-/// HIGHATOMIC reserve, the watermark boost, and pageblocks by type.
+/// HIGHATOMIC reserve, the watermark boost; then pageblocks by type.
 pub fn zone_summary(s: &Session) -> Html {
     use pfnscope_core::{MigrateType, ZoneCounter};
     let m = &s.machine;
+    let short = |mt: MigrateType| match mt {
+        MigrateType::Unmovable => "Unm",
+        MigrateType::Movable => "Mov",
+        MigrateType::Reclaimable => "Rec",
+        MigrateType::HighAtomic => "HAt",
+        MigrateType::Cma => "CMA",
+        MigrateType::Isolate => "Iso",
+    };
     html! {
         <section class="panel">
             <h2 title="Counters of each zone; pageblocks by migratetype as /proc/pagetypeinfo counts them">{ "zones" }</h2>
@@ -44,7 +52,6 @@ pub fn zone_summary(s: &Session) -> Html {
                     <th>{ "zone" }</th><th title="NR_FREE_PAGES (isolated pages not counted)">{ "free" }</th>
                     <th title="min / low / high watermarks + boost">{ "wmarks" }</th><th title="NR_FREE_CMA_PAGES">{ "cma" }</th>
                     <th title="nr_isolate_pageblock">{ "iso" }</th><th title="nr_reserved_highatomic">{ "hatom" }</th>
-                    { for MigrateType::ALL.iter().map(|mt| html! { <th title={format!("{mt} pageblocks")}>{ &mt.proc_name()[..3] }</th> }) }
                 </tr></thead>
                 <tbody>
                     { for m.zones().iter().enumerate().map(|(zi, z)| {
@@ -57,9 +64,19 @@ pub fn zone_summary(s: &Session) -> Html {
                                 <td>{ m.zone_counter(zi, ZoneCounter::FreeCmaPages) }</td>
                                 <td>{ m.zone_counter(zi, ZoneCounter::NrIsolatePageblock) }</td>
                                 <td>{ m.zone_counter(zi, ZoneCounter::NrReservedHighatomic) }</td>
-                                { for m.pageblock_counts(zi).iter().map(|n| html! { <td>{ n }</td> }) }
                             </tr>
                         }
+                    }) }
+                </tbody>
+            </table>
+            <table id="pageblocks" class="numbers">
+                <thead><tr>
+                    <th title="Pageblocks by migratetype">{ "pageblocks" }</th>
+                    { for MigrateType::ALL.iter().map(|&mt| html! { <th title={format!("{mt} pageblocks")}>{ short(mt) }</th> }) }
+                </tr></thead>
+                <tbody>
+                    { for m.zones().iter().enumerate().map(|(zi, z)| html! {
+                        <tr><th>{ z.name() }</th>{ for m.pageblock_counts(zi).iter().map(|n| html! { <td>{ n }</td> }) }</tr>
                     }) }
                 </tbody>
             </table>
