@@ -52,18 +52,23 @@ impl AppProps {
             url_error.get_or_insert(e);
             None
         });
-        let width = web_sys::window()
-            .and_then(|w| w.inner_width().ok())
-            .and_then(|v| v.as_f64())
-            .map_or(960, |w| {
-                // Beside the panels on wide windows; above them (the
-                // stylesheet stacks them under 1100 px) on narrow ones.
-                let w = w as u32;
-                let beside = if w > 1100 { 560 } else { 48 };
-                w.saturating_sub(beside + crate::labels::RULER_W).clamp(320, 1400)
-            });
-        AppProps { scenario, url_error, width, height: 560, compare, animate: !crate::animation::prefers_reduced_motion() }
+        let (width, height) = map_size_for_window();
+        AppProps { scenario, url_error, width, height, compare, animate: !crate::animation::prefers_reduced_motion() }
     }
+}
+
+/// The map's size for the window: beside the panels on wide windows,
+/// above them (the stylesheet stacks them under 1100 px) on narrow ones,
+/// as tall as the window allows below the header.
+pub fn map_size_for_window() -> (u32, u32) {
+    let window = web_sys::window();
+    let px = |v: Option<wasm_bindgen::JsValue>| v.and_then(|v| v.as_f64()).map(|v| v as u32);
+    let w = px(window.as_ref().and_then(|w| w.inner_width().ok())).unwrap_or(1280);
+    let h = px(window.as_ref().and_then(|w| w.inner_height().ok())).unwrap_or(800);
+    let beside = if w > 1100 { 560 } else { 48 };
+    let width = w.saturating_sub(beside + crate::labels::RULER_W).clamp(320, 1600);
+    let height = h.saturating_sub(240).clamp(360, 1000);
+    (width, height)
 }
 
 /// Form fields the user edits.
@@ -235,6 +240,8 @@ pub enum Msg {
     ContiguityClear,
     /// The next frame of a step's animation.
     AnimFrame,
+    /// The window changed size: the map follows.
+    Resize,
     /// Pick the operation's range on the map: the next two clicks.
     PickRange,
     MapClick(u32, u32),
@@ -286,6 +293,7 @@ pub struct App {
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
     _keys: Option<EventListener>,
+    _resize: Option<EventListener>,
 }
 
 impl App {
@@ -538,6 +546,7 @@ impl Component for App {
             anim_timer: None,
             picking: None,
             _keys: None,
+            _resize: None,
         };
         app.begin_build(ctx, &props.scenario);
         app
@@ -553,6 +562,10 @@ impl Component for App {
                         link.send_message(Msg::Key(e.clone()));
                     }
                 }));
+            }
+            if let Some(window) = web_sys::window() {
+                let link = ctx.link().clone();
+                self._resize = Some(EventListener::new(&window, "resize", move |_| link.send_message(Msg::Resize)));
             }
         }
     }
@@ -682,6 +695,13 @@ impl Component for App {
                 let page = s.machine.geometry().page_size();
                 pfnscope_view::session::op_from_form(&f.op_name, &f.op_args, page).and_then(|op| s.run_op(&op))
             }),
+            Msg::Resize => {
+                let (w, h) = map_size_for_window();
+                self.move_view(|s| {
+                    s.viewport = s.viewport.resize(w, h);
+                    s.follow_step();
+                })
+            }
             Msg::PickRange => {
                 self.picking = if self.picking.is_some() { None } else { Some(0) };
                 true
