@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use gloo::events::{EventListener, EventListenerOptions};
-use pfnscope_core::{Gfp, PageKind, Scenario};
+use pfnscope_core::Scenario;
 use pfnscope_view::inspect::{describe, PageInfo};
 use pfnscope_view::palette::Theme;
 use pfnscope_view::compare::Against;
@@ -20,6 +20,18 @@ use crate::diagnosis::{contiguity_panel, diagnosis_panel};
 use crate::panels::{buddyinfo, help_overlay, legend, pagetypeinfo, tooltip, zone_summary};
 use crate::labels::TextLayer;
 use crate::pfn_map::PfnMap;
+
+mod analysis;
+mod form;
+mod import;
+mod map;
+mod player;
+
+pub use analysis::AnalysisMsg;
+pub use form::{Field, Form};
+pub use import::ImportMsg;
+pub use map::MapMsg;
+pub use player::PlayerMsg;
 
 /// What the app starts with.
 #[derive(Clone, Debug, PartialEq, Properties)]
@@ -71,117 +83,6 @@ pub fn map_size_for_window() -> (u32, u32) {
     (width, height)
 }
 
-/// Form fields the user edits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    Machine,
-    Workload,
-    Seed,
-    Steps,
-    Gfp,
-    Order,
-    Kind,
-    FreePfn,
-    FreeOrder,
-    /// Pasted /proc/buddyinfo text.
-    Paste,
-    /// The chosen operation of the generic form.
-    OpName,
-    /// One of the generic form's fields.
-    OpArg(usize),
-    /// The contiguity layer's window size.
-    ContigSize,
-}
-
-/// The values of the form fields, as typed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Form {
-    pub machine: String,
-    pub workload: String,
-    pub seed: String,
-    pub steps: String,
-    pub gfp: String,
-    pub order: String,
-    pub kind: String,
-    pub free_pfn: String,
-    pub free_order: String,
-    pub op_name: String,
-    pub op_args: [String; 3],
-    pub paste: String,
-    pub contig_size: String,
-}
-
-impl Form {
-    fn from_scenario(s: &Scenario) -> Form {
-        Form {
-            machine: s.machine.clone(),
-            workload: s.workload.clone().unwrap_or_else(|| "none".into()),
-            seed: s.seed.to_string(),
-            steps: s.steps.to_string(),
-            gfp: Gfp::KERNEL.name.into(),
-            order: "0".into(),
-            kind: PageKind::SlabUnmovable.label().into(),
-            free_pfn: String::new(),
-            free_order: "0".into(),
-            op_name: "alloc_contig_range".into(),
-            op_args: ["0x3400".into(), "0x3600".into(), "0".into()],
-            paste: String::new(),
-            contig_size: "2M".into(),
-        }
-    }
-
-    fn set(&mut self, f: Field, v: String) {
-        match f {
-            Field::Machine => self.machine = v,
-            Field::Workload => self.workload = v,
-            Field::Seed => self.seed = v,
-            Field::Steps => self.steps = v,
-            Field::Gfp => self.gfp = v,
-            Field::Order => self.order = v,
-            Field::Kind => self.kind = v,
-            Field::FreePfn => self.free_pfn = v,
-            Field::FreeOrder => self.free_order = v,
-            Field::OpName => {
-                // Sensible defaults for the new operation's fields, keeping a
-                // start PFN already typed.
-                for (i, spec) in pfnscope_view::session::operation_fields(&v).iter().enumerate() {
-                    use pfnscope_view::session::FieldKind as K;
-                    let keep = spec.kind == K::Pfn && !self.op_args[i].trim().is_empty() && self.op_args[i].starts_with("0x");
-                    if !keep {
-                        self.op_args[i] = match spec.kind {
-                            K::Pfn => "0x3400".into(),
-                            K::End => "+2M".into(),
-                            K::Size => "2M".into(),
-                            K::Flag | K::CmaArea | K::Device => "0".into(),
-                            K::Order => "9".into(),
-                            K::Workload => "desktop".into(),
-                            K::Count => match spec.label {
-                                "round budget" => "10".into(),
-                                "steps" => "2000".into(),
-                                _ => "1".into(),
-                            },
-                        };
-                    }
-                }
-                self.op_name = v;
-            }
-            Field::Paste => self.paste = v,
-            Field::ContigSize => self.contig_size = v,
-            Field::OpArg(i) => {
-                if let Some(slot) = self.op_args.get_mut(i) {
-                    *slot = v;
-                }
-            }
-        }
-    }
-
-    /// The scenario the form describes, checked.
-    fn scenario(&self) -> Result<Scenario, String> {
-        let query = format!("machine={}&workload={}&seed={}&steps={}", self.machine, self.workload, self.seed.trim(), self.steps.trim());
-        scenario_from_query(&query)
-    }
-}
-
 /// A message in the notice area.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
@@ -190,61 +91,20 @@ pub enum Notice {
 }
 
 pub enum Msg {
-    /// A file was chosen or dropped: read it.
-    ImportFile(web_sys::File),
-    /// Bytes to import, with their source's name (after a tick, so the
-    /// progress notice shows first).
-    ImportBytes(String, Vec<u8>),
-    ImportNow,
-    /// One chunk of the running import.
-    ImportChunk,
-    ImportFailed(String),
-    /// Import the pasted text.
-    ImportPaste,
     BuildChunk,
     LoadScenario,
     LoadBuiltin(&'static str),
     RunOp,
-    TogglePlay,
-    Speed(u32),
-    Tick,
     Field(Field, String),
     Alloc,
     Free,
-    StepBy(i64),
-    Seek(Option<usize>),
-    Jump(bool),
-    Zoom(i32, Option<(u32, u32)>),
-    Fit,
-    Scroll(i64),
-    /// Centre the map on a PFN (a minimap click).
-    JumpTo(u64),
-    Hover(u32, u32),
-    Leave,
     ToggleTheme,
     Help(bool),
     Key(KeyboardEvent),
-    /// Run the played operation's starting state through 6.12 and a variant.
-    CompareOpen(Against),
-    CompareStep(i64),
-    CompareSeek(usize),
-    CompareClose,
-    /// Frame a page on the map and outline it (a blocker clicked).
-    Focus(u64, u64),
-    /// The camera follows the played operation, or stays where the user
-    /// put it.
-    ToggleFollow,
-    /// Compute the contiguity layer for the form's size, in chunks.
-    ContiguityStart,
-    ContiguityChunk,
-    ContiguityClear,
-    /// The next frame of a step's animation.
-    AnimFrame,
-    /// The window changed size: the map follows.
-    Resize,
-    /// Pick the operation's range on the map: the next two clicks.
-    PickRange,
-    MapClick(u32, u32),
+    Player(PlayerMsg),
+    Map(MapMsg),
+    Import(ImportMsg),
+    Analysis(AnalysisMsg),
 }
 
 /// Mouse position and what is under it.
@@ -342,98 +202,6 @@ impl App {
     }
 
     /// Moves the trace player: the state changes, so map and minimap redraw.
-    fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
-        self.step_player(ctx, f, crate::animation::STEP_MS);
-        if let Some(s) = &self.session {
-            let (v, px) = s.minimap(MINIMAP_W, MINIMAP_H);
-            self.minimap = Some((v, Rc::new(px)));
-        }
-        true
-    }
-
-    /// Moves the player and animates the change when it is one step: a
-    /// fade (with migrations travelling) in the same view, or a pan when
-    /// the camera moved. Any running animation gives way at once.
-    fn step_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session), max_ms: f64) {
-        use crate::animation::{now, Anim, AnimKind};
-        self.anim = None;
-        self.anim_timer = None;
-        let Some(s) = &mut self.session else { return };
-        let before = s.player.as_ref().map(|p| p.cursor);
-        let (before_v, before_px) = (s.viewport, s.render());
-        f(s);
-        let after = s.player.as_ref().map(|p| p.cursor);
-        let one_step = match (before, after) {
-            (Some(a), Some(b)) => {
-                let (a, b) = (a.map_or(-1, |i| i as i64), b.map_or(-1, |i| i as i64));
-                (b - a).abs() == 1
-            }
-            _ => false,
-        };
-        let dur = max_ms.min(crate::animation::STEP_MS);
-        let kind = if !ctx.props().animate || !one_step || dur < 40.0 || s.viewport.zoom != before_v.zoom {
-            None
-        } else {
-            let (a, b) = (before.flatten(), after.flatten());
-            let forward = b.map_or(-1, |i| i as i64) > a.map_or(-1, |i| i as i64);
-            let crossed = if forward { b } else { a };
-            crossed.map(|i| {
-                let step = s.player.as_ref().expect("stepped").trace.steps[i].clone();
-                let to = s.viewport;
-                if to == before_v {
-                    AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new(before_px, s.render(), &to, &step, forward)))
-                } else {
-                    // The camera moves first over the old state; the step
-                    // then plays in the new view.
-                    let old_here = s.render_at(a, &to);
-                    let fade = pfnscope_view::animate::Transition::new(old_here, s.render(), &to, &step, forward);
-                    AnimKind::PanThenFade { from: before_v, to, old: a, fade: Box::new(fade) }
-                }
-            })
-        };
-        self.redraw();
-        if let Some(kind) = kind {
-            self.anim = Some(Anim { kind, start: now(), dur });
-            ctx.link().send_message(Msg::AnimFrame);
-        }
-    }
-
-    /// Draws the animation's frame for now, and asks for the next one.
-    fn anim_frame(&mut self, ctx: &Context<Self>) -> bool {
-        use crate::animation::{now, pan_view, AnimKind};
-        let (Some(a), Some(s)) = (&self.anim, &mut self.session) else { return false };
-        let t = a.progress(now());
-        if t >= 1.0 {
-            self.anim = None;
-            self.anim_timer = None;
-            self.redraw();
-            return true;
-        }
-        self.pixels = Rc::new(match &a.kind {
-            AnimKind::Fade(tr) => tr.frame(t),
-            AnimKind::PanThenFade { from, to, old, fade } => {
-                let share = crate::animation::PAN_SHARE;
-                if t < share {
-                    s.render_at(*old, &pan_view(from, to, t / share))
-                } else {
-                    fade.frame((t - share) / (1.0 - share))
-                }
-            }
-        });
-        self.version += 1;
-        let link = ctx.link().clone();
-        self.anim_timer = Some(gloo::timers::callback::Timeout::new(16, move || link.send_message(Msg::AnimFrame)));
-        true
-    }
-
-    /// Moves the comparison and redraws both of its maps.
-    fn move_compare(&mut self, f: impl FnOnce(&mut pfnscope_view::compare::Comparison)) -> bool {
-        let (Some(c), Some(s)) = (&mut self.compare, &self.session) else { return false };
-        f(&mut c.cmp);
-        c.redraw(&s.palette());
-        true
-    }
-
     /// Moves the view only: the minimap keeps its pixels.
     fn move_view(&mut self, f: impl FnOnce(&mut Session)) -> bool {
         let Some(s) = &mut self.session else { return false };
@@ -478,11 +246,11 @@ impl App {
         }
         if self.compare.is_some() {
             let msg = match e.key().as_str() {
-                "ArrowRight" | "l" => Msg::CompareStep(1),
-                "ArrowLeft" | "h" => Msg::CompareStep(-1),
-                "Home" => Msg::CompareSeek(0),
-                "End" => Msg::CompareSeek(usize::MAX),
-                "Escape" => Msg::CompareClose,
+                "ArrowRight" | "l" => Msg::Analysis(AnalysisMsg::CompareStep(1)),
+                "ArrowLeft" | "h" => Msg::Analysis(AnalysisMsg::CompareStep(-1)),
+                "Home" => Msg::Analysis(AnalysisMsg::CompareSeek(0)),
+                "End" => Msg::Analysis(AnalysisMsg::CompareSeek(usize::MAX)),
+                "Escape" => Msg::Analysis(AnalysisMsg::CompareClose),
                 "t" => Msg::ToggleTheme,
                 "?" => Msg::Help(!self.help),
                 _ => return false,
@@ -492,20 +260,20 @@ impl App {
             return false;
         }
         let msg = match e.key().as_str() {
-            " " => Msg::TogglePlay,
-            "ArrowRight" if e.shift_key() => Msg::Jump(true),
-            "ArrowLeft" if e.shift_key() => Msg::Jump(false),
-            "ArrowRight" | "l" => Msg::StepBy(1),
-            "ArrowLeft" | "h" => Msg::StepBy(-1),
-            "Home" => Msg::Seek(None),
-            "End" => Msg::StepBy(i64::MAX / 2),
-            "+" | "=" => Msg::Zoom(1, None),
-            "-" | "_" => Msg::Zoom(-1, None),
-            "0" => Msg::Fit,
-            "PageDown" | "j" | "ArrowDown" => Msg::Scroll(8),
-            "PageUp" | "k" | "ArrowUp" => Msg::Scroll(-8),
+            " " => Msg::Player(PlayerMsg::TogglePlay),
+            "ArrowRight" if e.shift_key() => Msg::Player(PlayerMsg::Jump(true)),
+            "ArrowLeft" if e.shift_key() => Msg::Player(PlayerMsg::Jump(false)),
+            "ArrowRight" | "l" => Msg::Player(PlayerMsg::StepBy(1)),
+            "ArrowLeft" | "h" => Msg::Player(PlayerMsg::StepBy(-1)),
+            "Home" => Msg::Player(PlayerMsg::Seek(None)),
+            "End" => Msg::Player(PlayerMsg::StepBy(i64::MAX / 2)),
+            "+" | "=" => Msg::Map(MapMsg::Zoom(1, None)),
+            "-" | "_" => Msg::Map(MapMsg::Zoom(-1, None)),
+            "0" => Msg::Map(MapMsg::Fit),
+            "PageDown" | "j" | "ArrowDown" => Msg::Map(MapMsg::Scroll(8)),
+            "PageUp" | "k" | "ArrowUp" => Msg::Map(MapMsg::Scroll(-8)),
             "t" => Msg::ToggleTheme,
-            "f" => Msg::ToggleFollow,
+            "f" => Msg::Map(MapMsg::ToggleFollow),
             "?" => Msg::Help(!self.help),
             "Escape" => Msg::Help(false),
             _ => return false,
@@ -565,7 +333,7 @@ impl Component for App {
             }
             if let Some(window) = web_sys::window() {
                 let link = ctx.link().clone();
-                self._resize = Some(EventListener::new(&window, "resize", move |_| link.send_message(Msg::Resize)));
+                self._resize = Some(EventListener::new(&window, "resize", move |_| link.send_message(Msg::Map(MapMsg::Resize))));
             }
         }
     }
@@ -596,7 +364,7 @@ impl Component for App {
                     self.redraw_all();
                     self.compare = None;
                     if let Some(against) = self.compare_on_load.take() {
-                        ctx.link().send_message(Msg::CompareOpen(against));
+                        ctx.link().send_message(Msg::Analysis(AnalysisMsg::CompareOpen(against)));
                     }
                 } else {
                     ctx.link().send_future(async {
@@ -604,83 +372,6 @@ impl Component for App {
                         Msg::BuildChunk
                     });
                 }
-                true
-            }
-            Msg::ImportFile(file) => {
-                let name = file.name();
-                let link = ctx.link().clone();
-                let n = name.clone();
-                self.notice = Some(Notice::Info(format!("reading {name}…")));
-                self.reader = Some(gloo::file::callbacks::read_as_bytes(&gloo::file::File::from(file), move |r| match r {
-                    Ok(bytes) => link.send_message(Msg::ImportBytes(n, bytes)),
-                    Err(e) => link.send_message(Msg::ImportFailed(format!("{n}: {e}"))),
-                }));
-                true
-            }
-            Msg::ImportBytes(name, bytes) => {
-                self.reader = None;
-                self.playing = None;
-                self.notice = Some(Notice::Info(format!("importing {name} ({} KB)…", bytes.len() / 1024)));
-                self.pending_import = Some((name, bytes));
-                ctx.link().send_future(async {
-                    yew::platform::time::sleep(Duration::from_millis(30)).await;
-                    Msg::ImportNow
-                });
-                true
-            }
-            Msg::ImportNow => {
-                let Some((name, bytes)) = self.pending_import.take() else { return false };
-                match pfnscope_view::session::import_job(&name, &bytes) {
-                    Ok(job) => {
-                        self.import_job = Some((name, job));
-                        ctx.link().send_message(Msg::ImportChunk);
-                    }
-                    Err(e) => self.notice = Some(Notice::Error(e)),
-                }
-                true
-            }
-            Msg::ImportChunk => {
-                let Some((name, job)) = &mut self.import_job else { return false };
-                // About a million PFNs per tick keeps the page responsive.
-                match job.advance(1 << 20) {
-                    Ok(None) => {
-                        ctx.link().send_future(async {
-                            yew::platform::time::sleep(Duration::from_millis(0)).await;
-                            Msg::ImportChunk
-                        });
-                    }
-                    Ok(Some(done)) => {
-                        let name = name.clone();
-                        self.import_job = None;
-                        match pfnscope_view::session::check_import(&name, done) {
-                            Ok(imported) => {
-                                let notes = imported.notes.join("; ");
-                                match &mut self.session {
-                                    Some(s) => s.replace_with_import(imported, &name),
-                                    None => self.session = Some(Session::from_import(imported, &name, ctx.props().width, ctx.props().height)),
-                                }
-                                self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
-                                self.series = Rc::new(Vec::new());
-                                self.redraw_all();
-                            }
-                            Err(e) => self.notice = Some(Notice::Error(e)),
-                        }
-                    }
-                    Err(e) => {
-                        self.import_job = None;
-                        self.notice = Some(Notice::Error(e.to_string()));
-                    }
-                }
-                true
-            }
-            Msg::ImportPaste => {
-                let bytes = self.form.paste.clone().into_bytes();
-                ctx.link().send_message(Msg::ImportBytes("pasted buddyinfo".into(), bytes));
-                false
-            }
-            Msg::ImportFailed(e) => {
-                self.reader = None;
-                self.notice = Some(Notice::Error(e));
                 true
             }
             Msg::LoadBuiltin(name) => {
@@ -695,73 +386,6 @@ impl Component for App {
                 let page = s.machine.geometry().page_size();
                 pfnscope_view::session::op_from_form(&f.op_name, &f.op_args, page).and_then(|op| s.run_op(&op))
             }),
-            Msg::Resize => {
-                let (w, h) = map_size_for_window();
-                self.move_view(|s| {
-                    s.viewport = s.viewport.resize(w, h);
-                    s.follow_step();
-                })
-            }
-            Msg::PickRange => {
-                self.picking = if self.picking.is_some() { None } else { Some(0) };
-                true
-            }
-            Msg::MapClick(x, y) => {
-                let (Some(p), Some(s)) = (self.picking, &self.session) else { return false };
-                let Some(hit) = s.viewport.hit(x, y) else { return false };
-                if p == 0 {
-                    self.form.op_args[0] = format!("{:#x}", hit.pfn);
-                    self.picking = Some(1);
-                } else {
-                    let start = pfnscope_view::session::parse_pfn(&self.form.op_args[0]).unwrap_or(hit.pfn);
-                    let (a, b) = (start.min(hit.pfn), start.max(hit.pfn) + hit.count);
-                    self.form.op_args[0] = format!("{a:#x}");
-                    self.form.op_args[1] = format!("{b:#x}");
-                    self.picking = None;
-                    self.notice = Some(Notice::Info(format!("picked {a:#x}-{b:#x} ({} pages)", b - a)));
-                }
-                true
-            }
-            Msg::TogglePlay => {
-                if self.playing.take().is_some() {
-                    self.redraw_all();
-                    return true;
-                }
-                let Some(s) = &mut self.session else { return false };
-                let Some(p) = &s.player else { return false };
-                if p.cursor == p.len().checked_sub(1) {
-                    s.seek(None);
-                    self.redraw();
-                }
-                let link = ctx.link().clone();
-                let ms = 1000 / self.speed.max(1);
-                self.playing = Some(gloo::timers::callback::Interval::new(ms, move || link.send_message(Msg::Tick)));
-                true
-            }
-            Msg::Speed(v) => {
-                self.speed = v.clamp(1, 1000);
-                if self.playing.is_some() {
-                    self.playing = None;
-                    ctx.link().send_message(Msg::TogglePlay);
-                }
-                true
-            }
-            Msg::Tick => {
-                let Some(s) = &mut self.session else { return false };
-                let at_end = s.player.as_ref().is_none_or(|p| p.cursor == p.len().checked_sub(1));
-                if at_end {
-                    self.playing = None;
-                    // The minimap catches up once playback stops.
-                    self.redraw_all();
-                } else {
-                    // Playback ticks redraw only the map: rendering the whole
-                    // machine for the minimap on every step is too much work
-                    // for large machines. Animations fit inside a tick.
-                    let tick_ms = 1000.0 / self.speed.max(1) as f64;
-                    self.step_player(ctx, |s| s.step_by(1), tick_ms * 0.8);
-                }
-                true
-            }
             Msg::LoadScenario => match self.form.scenario() {
                 Ok(s) => {
                     self.notice = None;
@@ -780,41 +404,6 @@ impl Component for App {
             }
             Msg::Alloc => self.operate(|s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
             Msg::Free => self.operate(|s, f| s.free_pages(&f.free_pfn, &f.free_order)),
-            Msg::StepBy(d) => self.move_player(ctx, |s| s.step_by(d)),
-            Msg::Seek(c) => self.move_player(ctx, |s| s.seek(c)),
-            Msg::Jump(fwd) => self.move_player(ctx, |s| s.jump_to_event(fwd)),
-            Msg::AnimFrame => self.anim_frame(ctx),
-            Msg::Zoom(dz, at) => {
-                self.hover = None;
-                self.move_view(|s| {
-                    let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
-                    s.follow = false;
-                    s.viewport = s.viewport.zoom_at(x, y, dz);
-                })
-            }
-            Msg::Fit => self.move_view(|s| {
-                s.follow = false;
-                s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
-            }),
-            Msg::JumpTo(pfn) => self.move_view(|s| {
-                s.follow = false;
-                s.jump_to(pfn);
-            }),
-            Msg::Scroll(rows) => self.move_view(|s| {
-                s.follow = false;
-                s.viewport = s.viewport.scroll(rows);
-            }),
-            Msg::Hover(x, y) => {
-                let Some(s) = &self.session else { return false };
-                self.hover = s.viewport.hit(x, y).and_then(|h| {
-                    describe(&s.machine, h.pfn).map(|info| Hover { x, y, info, in_strip: h.in_strip, count: h.count })
-                });
-                true
-            }
-            Msg::Leave => {
-                self.hover = None;
-                true
-            }
             Msg::ToggleTheme => {
                 let Some(s) = &mut self.session else { return false };
                 s.theme = match s.theme {
@@ -833,72 +422,10 @@ impl Component for App {
                 true
             }
             Msg::Key(e) => self.key(ctx, e),
-            Msg::CompareOpen(against) => {
-                let Some(s) = &mut self.session else { return false };
-                self.playing = None;
-                // Two maps across the page, below the header.
-                let window_w = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|v| v.as_f64()).map_or(960, |w| w as u32);
-                let w = (window_w.saturating_sub(80) / 2).clamp(200, 900);
-                match CompareState::open(s, against, w, 280) {
-                    Ok(st) => {
-                        self.compare = Some(st);
-                        self.notice = None;
-                    }
-                    Err(e) => self.notice = Some(Notice::Error(e)),
-                }
-                true
-            }
-            Msg::Focus(pfn, pages) => self.move_view(|s| {
-                s.follow = false;
-                s.focus_on(pfn, pages);
-            }),
-            Msg::ToggleFollow => self.move_view(|s| {
-                s.follow = !s.follow;
-                s.follow_step();
-            }),
-            Msg::ContiguityStart => {
-                let Some(s) = &self.session else { return false };
-                let page = s.machine.geometry().page_size();
-                match pfnscope_view::session::parse_size(&self.form.contig_size, page) {
-                    Ok(pages) => {
-                        let label = pfnscope_view::contiguity::size_label(pages, page);
-                        self.contiguity_job = Some((label, pfnscope_core::ContiguityJob::new(&s.machine, pages)));
-                        self.notice = None;
-                        ctx.link().send_message(Msg::ContiguityChunk);
-                    }
-                    Err(e) => self.notice = Some(Notice::Error(format!("window size: {e}"))),
-                }
-                true
-            }
-            Msg::ContiguityChunk => {
-                let (Some(s), Some((_, job))) = (&mut self.session, &mut self.contiguity_job) else { return false };
-                // About 20 ms of work a chunk on a large machine.
-                if job.advance(&s.machine, 2048) {
-                    let (label, job) = self.contiguity_job.take().expect("checked");
-                    let layer = pfnscope_view::contiguity::Layer::new(label, job.finish());
-                    s.layer = Some(layer);
-                    self.redraw_all();
-                } else {
-                    ctx.link().send_future(async {
-                        yew::platform::time::sleep(Duration::from_millis(0)).await;
-                        Msg::ContiguityChunk
-                    });
-                }
-                true
-            }
-            Msg::ContiguityClear => {
-                self.contiguity_job = None;
-                let Some(s) = &mut self.session else { return false };
-                s.layer = None;
-                self.redraw_all();
-                true
-            }
-            Msg::CompareStep(d) => self.move_compare(|c| c.step_by(d)),
-            Msg::CompareSeek(t) => self.move_compare(|c| c.seek(t)),
-            Msg::CompareClose => {
-                self.compare = None;
-                true
-            }
+            Msg::Player(m) => self.update_player(ctx, m),
+            Msg::Map(m) => self.update_map(m),
+            Msg::Import(m) => self.update_import(ctx, m),
+            Msg::Analysis(m) => self.update_analysis(ctx, m),
         }
     }
 
@@ -954,35 +481,35 @@ impl Component for App {
                             <div class="map-toolbar">
                                 <span class="title">{ &s.scenario.title }</span>
                                 <span class="spacer"></span>
-                                <button onclick={link.callback(|_| Msg::Zoom(-1, None))} title="Zoom out (-)">{ "−" }</button>
+                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Zoom(-1, None)))} title="Zoom out (-)">{ "−" }</button>
                                 <span class="zoom">{ zoom_label(s.viewport.zoom) }</span>
-                                <button onclick={link.callback(|_| Msg::Zoom(1, None))} title="Zoom in (+)">{ "+" }</button>
-                                <button onclick={link.callback(|_| Msg::Fit)} title="Whole machine (0)">{ "fit" }</button>
+                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Zoom(1, None)))} title="Zoom in (+)">{ "+" }</button>
+                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Fit))} title="Whole machine (0)">{ "fit" }</button>
                                 <button id="follow" class={if s.follow { "toggle on" } else { "toggle" }} aria-pressed={s.follow.to_string()}
                                     title="The camera follows the operation step by step; your own zoom or scroll turns it off (f)"
-                                    onclick={link.callback(|_| Msg::ToggleFollow)}>{ if s.follow { "following" } else { "follow" } }</button>
+                                    onclick={link.callback(|_| Msg::Map(MapMsg::ToggleFollow))}>{ if s.follow { "following" } else { "follow" } }</button>
                             </div>
                             <div class="map-row">
                             <div class="map-wrap"
                                 ondragover={Callback::from(|e: DragEvent| e.prevent_default())}
                                 ondrop={link.batch_callback(|e: DragEvent| {
                                     e.prevent_default();
-                                    e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(Msg::ImportFile)
+                                    e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(|f| Msg::Import(ImportMsg::File(f)))
                                 })}>
                                 <PfnMap
                                     id="pfn-map"
-                                    on_click={link.callback(|(x, y)| Msg::MapClick(x, y))}
+                                    on_click={link.callback(|(x, y)| Msg::Map(MapMsg::Click(x, y)))}
                                     width={s.viewport.width}
                                     height={s.viewport.height}
                                     pixels={self.pixels.clone()}
                                     version={self.version}
-                                    on_hover={link.callback(|(x, y)| Msg::Hover(x, y))}
-                                    on_leave={link.callback(|_| Msg::Leave)}
+                                    on_hover={link.callback(|(x, y)| Msg::Map(MapMsg::Hover(x, y)))}
+                                    on_leave={link.callback(|_| Msg::Map(MapMsg::Leave))}
                                     on_wheel={link.callback(|(x, y, dy, zoom): (u32, u32, f64, bool)| {
                                         if zoom {
-                                            Msg::Zoom(if dy < 0.0 { 1 } else { -1 }, Some((x, y)))
+                                            Msg::Map(MapMsg::Zoom(if dy < 0.0 { 1 } else { -1 }, Some((x, y))))
                                         } else {
-                                            Msg::Scroll(if dy < 0.0 { -3 } else { 3 })
+                                            Msg::Map(MapMsg::Scroll(if dy < 0.0 { -3 } else { 3 }))
                                         }
                                     })}
                                 />
@@ -1037,7 +564,7 @@ impl App {
             <div class="minimap" title="The whole machine; the box is what the map shows. Click to go there.">
                 <PfnMap width={MINIMAP_W} height={MINIMAP_H} pixels={px} version={self.version}
                     on_hover={Callback::noop()} on_leave={Callback::noop()} on_wheel={Callback::noop()}
-                    on_click={link.batch_callback(move |(x, y): (u32, u32)| mv.hit(x, y).map(|h| Msg::JumpTo(h.pfn)))}
+                    on_click={link.batch_callback(move |(x, y): (u32, u32)| mv.hit(x, y).map(|h| Msg::Map(MapMsg::JumpTo(h.pfn))))}
                     id="minimap" />
                 <div class="window" style={format!("top:{top}px;height:{}px", bottom.saturating_sub(top).max(2))}></div>
             </div>

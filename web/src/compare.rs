@@ -13,7 +13,7 @@ use web_sys::HtmlInputElement;
 use yew::html::Scope;
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
+use crate::app::{AnalysisMsg, App, Msg};
 use crate::pfn_map::PfnMap;
 
 /// An open comparison and the pixels of its two maps.
@@ -92,19 +92,19 @@ pub fn compare_view(st: &CompareState, link: &Scope<App>) -> Html {
             <div class="compare-head">
                 <h2>{ c.contest.title() }</h2>
                 <span class="spacer"></span>
-                <button id="compare-close" title="Back to the single map (Esc)" onclick={link.callback(|_| Msg::CompareClose)}>{ "close" }</button>
+                <button id="compare-close" title="Back to the single map (Esc)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareClose))}>{ "close" }</button>
             </div>
             <p class="hint">{ "The same starting state in both. Both maps step together through matching phases; a side that has no such phase waits. The historical side is the seed's code on the kernel it ran on, never merged into 6.12 as it stands." }</p>
             <div class="player-buttons">
-                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::CompareSeek(0))}>{ "|◀" }</button>
-                <button title="Step back (←)" onclick={link.callback(|_| Msg::CompareStep(-1))}>{ "◀" }</button>
+                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareSeek(0)))}>{ "|◀" }</button>
+                <button title="Step back (←)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareStep(-1)))}>{ "◀" }</button>
                 <span id="compare-pos" class="pos">{ format!("{} / {last}", c.tick) }</span>
-                <button title="Step forward (→)" onclick={link.callback(|_| Msg::CompareStep(1))}>{ "▶" }</button>
-                <button title="Last step (End)" onclick={link.callback(move |_| Msg::CompareSeek(usize::MAX))}>{ "▶|" }</button>
+                <button title="Step forward (→)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareStep(1)))}>{ "▶" }</button>
+                <button title="Last step (End)" onclick={link.callback(move |_| Msg::Analysis(AnalysisMsg::CompareSeek(usize::MAX)))}>{ "▶|" }</button>
                 <span class="phase">{ c.phase().label() }</span>
             </div>
             <input id="compare-scrub" type="range" min="0" max={last.to_string()} value={c.tick.to_string()} aria-label="Scrub through both traces"
-                oninput={link.callback(|e: InputEvent| Msg::CompareSeek(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(0)))} />
+                oninput={link.callback(|e: InputEvent| Msg::Analysis(AnalysisMsg::CompareSeek(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(0))))} />
             <div class="compare-maps">
                 { side_view(&c.left, l, st.left.clone(), st, "compare-left") }
                 { side_view(&c.right, r, st.right.clone(), st, "compare-right") }

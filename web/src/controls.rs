@@ -7,7 +7,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::html::Scope;
 use yew::prelude::*;
 
-use crate::app::{App, Field, Form, Msg};
+use crate::app::{AnalysisMsg, App, Field, Form, ImportMsg, MapMsg, Msg, PlayerMsg};
 
 fn on_input(link: &Scope<App>, f: Field) -> Callback<InputEvent> {
     link.callback(move |e: InputEvent| Msg::Field(f, e.target_unchecked_into::<HtmlInputElement>().value()))
@@ -110,7 +110,7 @@ pub fn operation_form(form: &Form, s: &Session, picking: Option<u8>, link: &Scop
                     <span>
                         <button type="button" id="pick-range" class={if picking.is_some() { "toggle on" } else { "toggle" }}
                             title="Click the first page of the range on the map, then its last page"
-                            onclick={link.callback(|_| Msg::PickRange)}>{ "pick on the map" }</button>
+                            onclick={link.callback(|_| Msg::Map(MapMsg::PickRange))}>{ "pick on the map" }</button>
                         if let Some(p) = picking { <span class="hint">{ if p == 0 { " click the first page" } else { " now the last page" } }</span> }
                     </span>
                 }
@@ -186,31 +186,31 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
                     <span class="hint">{ "compare with " }</span>
                     if matches!(op, Op::AllocContigRange { .. }) {
                         <button id="compare-v4" title="The same starting state through seed 001's code as v4.9 ran it, side by side"
-                            onclick={link.callback(|_| Msg::CompareOpen(Against::V49))}>{ "v4.9" }</button>
+                            onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareOpen(Against::V49)))}>{ "v4.9" }</button>
                     }
                     <button id="compare-2010" title="The same starting state through seed 002's 2010 RFC, side by side"
-                        onclick={link.callback(|_| Msg::CompareOpen(Against::Rfc2010))}>{ "2010 RFC" }</button>
+                        onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareOpen(Against::Rfc2010)))}>{ "2010 RFC" }</button>
                 </div>
             }
             <div class="player-buttons">
-                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Seek(None))}>{ "|◀" }</button>
-                <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Jump(false))}>{ "⇤" }</button>
-                <button title="Step back (←)" onclick={link.callback(|_| Msg::StepBy(-1))}>{ "◀" }</button>
+                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Seek(None)))}>{ "|◀" }</button>
+                <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Jump(false)))}>{ "⇤" }</button>
+                <button title="Step back (←)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(-1)))}>{ "◀" }</button>
                 <span id="step-pos" class="pos">{ format!("{pos} / {len}") }</span>
-                <button id="play" title="Play or pause (space)" onclick={link.callback(|_| Msg::TogglePlay)}>{ if playing { "pause" } else { "play" } }</button>
-                <button title="Step forward (→)" onclick={link.callback(|_| Msg::StepBy(1))}>{ "▶" }</button>
-                <button title="Next decision (Shift+→)" onclick={link.callback(|_| Msg::Jump(true))}>{ "⇥" }</button>
-                <button title="Last step (End)" onclick={link.callback(|_| Msg::StepBy(i64::MAX / 2))}>{ "▶|" }</button>
+                <button id="play" title="Play or pause (space)" onclick={link.callback(|_| Msg::Player(PlayerMsg::TogglePlay))}>{ if playing { "pause" } else { "play" } }</button>
+                <button title="Step forward (→)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(1)))}>{ "▶" }</button>
+                <button title="Next decision (Shift+→)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Jump(true)))}>{ "⇥" }</button>
+                <button title="Last step (End)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(i64::MAX / 2)))}>{ "▶|" }</button>
             </div>
             <label class="speed" title="Steps per second while playing">{ "speed " }
-                <select onchange={link.callback(|e: Event| Msg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(8)))}>
+                <select onchange={link.callback(|e: Event| Msg::Player(PlayerMsg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(8))))}>
                     { for [2u32, 8, 30, 120].iter().map(|v| html! { <option value={v.to_string()} selected={*v == speed}>{ format!("{v}/s") }</option> }) }
                 </select>
             </label>
             <input id="scrub" type="range" min="0" max={len.to_string()} value={pos.to_string()} aria-label="Scrub through the trace"
                 oninput={link.callback(|e: InputEvent| {
                     let v = e.target_unchecked_into::<HtmlInputElement>().value().parse::<usize>().unwrap_or(0);
-                    Msg::Seek(v.checked_sub(1))
+                    Msg::Player(PlayerMsg::Seek(v.checked_sub(1)))
                 })} />
             if let Some(st) = step {
                 <div class={kind_class}>
@@ -240,13 +240,13 @@ pub fn import_panel(form: &Form, link: &Scope<App>) -> Html {
                 <input id="import-file" type="file" accept=".pfns,.gz,application/gzip"
                     onchange={link.batch_callback(|e: Event| {
                         let input = e.target_unchecked_into::<HtmlInputElement>();
-                        input.files().and_then(|f| f.get(0)).map(Msg::ImportFile)
+                        input.files().and_then(|f| f.get(0)).map(|f| Msg::Import(ImportMsg::File(f)))
                     })} />
             </label>
             <p class="hint">{ "…or drop it on the map. Make one with " }<code>{ "sudo pfnscope capture -o m.pfns" }</code>{ "." }</p>
             <textarea id="paste" rows="3" placeholder="or paste /proc/buddyinfo here" value={text}
                 oninput={link.callback(|e: InputEvent| Msg::Field(Field::Paste, e.target_unchecked_into::<web_sys::HtmlTextAreaElement>().value()))} />
-            <button id="import-paste" onclick={link.callback(|_| Msg::ImportPaste)}>{ "import pasted text" }</button>
+            <button id="import-paste" onclick={link.callback(|_| Msg::Import(ImportMsg::Paste))}>{ "import pasted text" }</button>
         </section>
     }
 }

@@ -9,7 +9,7 @@ use web_sys::HtmlSelectElement;
 use yew::html::Scope;
 use yew::prelude::*;
 
-use crate::app::{App, Field, Form, Msg};
+use crate::app::{AnalysisMsg, App, Field, Form, MapMsg, Msg};
 
 /// Every attempt the played operation made that failed or had to migrate:
 /// its verdict, then its blockers grouped by rule, each PFN a button that
@@ -37,7 +37,7 @@ pub fn diagnosis_panel(s: &Session, link: &Scope<App>) -> Html {
             let buttons = blockers.iter().take(12).map(|b| {
                 let (pfn, n) = (b.pfn, b.pages);
                 html! {
-                    <button class="pfn" title={format!("{} — frame it on the map", b.kind)} onclick={link.callback(move |_| Msg::Focus(pfn, n))}>{ format!("{pfn:#x}") }</button>
+                    <button class="pfn" title={format!("{} — frame it on the map", b.kind)} onclick={link.callback(move |_| Msg::Map(MapMsg::Focus(pfn, n)))}>{ format!("{pfn:#x}") }</button>
                 }
             });
             let more = blockers.len().saturating_sub(12);
@@ -91,14 +91,14 @@ pub fn contiguity_panel(s: &Session, form: &Form, job: Option<&ContiguityJob>, l
     html! {
         <section class="panel contiguity" id="contiguity">
             <h2 title="For every aligned window of a size, what alloc_contig_range(MOVABLE) would reach, computed without changing anything">{ "Where could a range be had?" }</h2>
-            <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::ContiguityStart })}>
+            <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Analysis(AnalysisMsg::ContiguityStart) })}>
                 <label for="contig-size">{ "windows of " }</label>
                 <select id="contig-size" onchange={link.callback(|e: Event| Msg::Field(Field::ContigSize, e.target_unchecked_into::<HtmlSelectElement>().value()))}>
                     { for sizes(s).into_iter().map(|(v, label)| html! { <option value={v.clone()} selected={v == form.contig_size}>{ label }</option> }) }
                 </select>
                 <button type="submit" id="contig-run" title="Lay the verdicts over the map">{ "map" }</button>
                 if s.layer.is_some() {
-                    <button type="button" id="contig-clear" onclick={link.callback(|_| Msg::ContiguityClear)}>{ "clear" }</button>
+                    <button type="button" id="contig-clear" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::ContiguityClear))}>{ "clear" }</button>
                 }
                 { for progress }
             </form>
