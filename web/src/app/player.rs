@@ -82,7 +82,10 @@ impl App {
         self.anim_timer = None;
         let Some(s) = &mut self.session else { return };
         let before = s.player.as_ref().map(|p| p.cursor);
+        let t0 = now();
         let (before_v, before_px) = (s.viewport, s.render());
+        // A pan renders a frame per tick: only when a render is cheap.
+        let cheap = now() - t0 < 12.0;
         f(s);
         let after = s.player.as_ref().map(|p| p.cursor);
         let one_step = match (before, after) {
@@ -99,17 +102,19 @@ impl App {
             let (a, b) = (before.flatten(), after.flatten());
             let forward = b.map_or(-1, |i| i as i64) > a.map_or(-1, |i| i as i64);
             let crossed = if forward { b } else { a };
-            crossed.map(|i| {
+            crossed.and_then(|i| {
                 let step = s.player.as_ref().expect("stepped").trace.steps[i].clone();
                 let to = s.viewport;
                 if to == before_v {
-                    AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new(before_px, s.render(), &to, &step, forward)))
-                } else {
+                    Some(AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new(before_px, s.render(), &to, &step, forward))))
+                } else if cheap {
                     // The camera moves first over the old state; the step
                     // then plays in the new view.
                     let old_here = s.render_at(a, &to);
                     let fade = pfnscope_view::animate::Transition::new(old_here, s.render(), &to, &step, forward);
-                    AnimKind::PanThenFade { from: before_v, to, old: a, fade: Box::new(fade) }
+                    Some(AnimKind::PanThenFade { from: before_v, to, old: a, fade: Box::new(fade) })
+                } else {
+                    None
                 }
             })
         };
