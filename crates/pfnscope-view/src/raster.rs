@@ -108,6 +108,7 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
         px.copy_from_slice(&palette.background.0);
     }
     let max_order = m.geometry().max_order;
+    let pageblock = m.geometry().pageblock_nr_pages();
     let agg = v.pfns_per_px();
     let px = v.px_per_pfn() as usize;
     let (cell_h, strip_h, row_h) = (v.cell_h() as usize, v.strip_h() as usize, v.row_h() as usize);
@@ -171,9 +172,13 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
                     put(&mut buf, x + dx, y0 + strip_h + dy, if edge { border } else { color });
                 }
             }
+            // A pageblock's first cell starts with a dark tick in the strip,
+            // so pageblock boundaries read within a row.
+            let boundary = px >= 2 && pfn.is_multiple_of(pageblock);
+            let tick = strip.mix(Rgba::rgb(0, 0, 0), 200);
             for dy in 0..strip_h.saturating_sub(usize::from(strip_h > 1)) {
                 for dx in 0..px {
-                    put(&mut buf, x + dx, y0 + dy, strip);
+                    put(&mut buf, x + dx, y0 + dy, if boundary && dx == 0 { tick } else { strip });
                 }
             }
             x += px;
@@ -322,5 +327,18 @@ mod tests {
         assert_eq!(pixel(&ring, &v, x + cw / 2, y), Rgba::rgb(255, 0, 0));
         assert_ne!(pixel(&ring, &v, x + cw - 1, y + ch / 2), Rgba::rgb(255, 0, 0), "no line between the two pages");
         assert_eq!(pixel(&ring, &v, x + cw / 2, y + ch / 2), pixel(&buf, &v, x + cw / 2, y + ch / 2), "the inside is untouched");
+    }
+
+    #[test]
+    fn pageblock_boundaries_are_ticked_in_the_strip() {
+        let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
+        let p = Palette::new(Theme::Light);
+        let v = Viewport { zoom: 1, ..Viewport::fit(m.pfn_span(), 2048, 400) }.reveal(0x200);
+        let buf = render(&m, &v, &p, &Overlay::default());
+        let (x, y, _, _) = v.cell_rect(0x200).unwrap();
+        let strip_y = y - v.strip_h() + 0;
+        assert_ne!(pixel(&buf, &v, x, strip_y), pixel(&buf, &v, x + 2, strip_y), "a tick at the pageblock's first cell");
+        let (x, _, _, _) = v.cell_rect(0x201).unwrap();
+        assert_eq!(pixel(&buf, &v, x, strip_y), pixel(&buf, &v, x + 1, strip_y), "none inside it");
     }
 }
