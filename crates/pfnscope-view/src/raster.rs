@@ -336,7 +336,7 @@ mod tests {
         let v = Viewport { zoom: 1, ..Viewport::fit(m.pfn_span(), 2048, 400) }.reveal(0x200);
         let buf = render(&m, &v, &p, &Overlay::default());
         let (x, y, _, _) = v.cell_rect(0x200).unwrap();
-        let strip_y = y - v.strip_h() + 0;
+        let strip_y = y - v.strip_h();
         assert_ne!(pixel(&buf, &v, x, strip_y), pixel(&buf, &v, x + 2, strip_y), "a tick at the pageblock's first cell");
         let (x, _, _, _) = v.cell_rect(0x201).unwrap();
         assert_eq!(pixel(&buf, &v, x, strip_y), pixel(&buf, &v, x + 1, strip_y), "none inside it");
