@@ -58,6 +58,12 @@ impl Component for TextLayer {
         let (fg, muted, accent, halo) = if p.dark { ("#e4e6ea", "#9aa1ad", "#56b4e9", "rgba(15,17,21,0.75)") } else { ("#1b1d21", "#5d636e", "#0072b2", "rgba(255,255,255,0.75)") };
         if let Some(c) = context(&self.ruler) {
             c.clear_rect(0.0, 0.0, RULER_W as f64, p.height as f64);
+            // Zone bands: a strip at the ruler's edge, shades alternating.
+            let shades = if p.dark { ["#3a4150", "#5d6678"] } else { ["#c9ced8", "#9aa1ad"] };
+            for b in &p.labels.bands {
+                c.set_fill_style_str(shades[b.zone % 2]);
+                c.fill_rect((RULER_W - 8) as f64, b.y0 as f64, 4.0, (b.y1 - b.y0) as f64);
+            }
             c.set_text_baseline("top");
             for m in &p.labels.ruler {
                 let (font, color) = match m.kind {
@@ -67,7 +73,7 @@ impl Component for TextLayer {
                 };
                 c.set_font(font);
                 c.set_fill_style_str(color);
-                let _ = c.fill_text_with_max_width(&m.text, 4.0, m.y as f64, (RULER_W - 8) as f64);
+                let _ = c.fill_text_with_max_width(&m.text, 4.0, m.y as f64, (RULER_W - 14) as f64);
                 if m.kind != MarkKind::Row {
                     c.set_fill_style_str(color);
                     c.fill_rect((RULER_W - 3) as f64, m.y as f64, 3.0, LINE_H as f64);

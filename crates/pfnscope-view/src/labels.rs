@@ -35,11 +35,21 @@ pub struct MapText {
     pub text: String,
 }
 
+/// A zone's rows in view, for the band beside the map: `[y0, y1)` in map
+/// pixels, and the zone's index (bands alternate shades by it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneBand {
+    pub y0: u32,
+    pub y1: u32,
+    pub zone: usize,
+}
+
 /// Everything to write for a view.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Labels {
     pub ruler: Vec<RulerMark>,
     pub inside: Vec<MapText>,
+    pub bands: Vec<ZoneBand>,
 }
 
 /// Rows are labelled at least this many pixels apart.
@@ -82,6 +92,13 @@ pub fn labels(m: &Machine, v: &Viewport) -> Labels {
         }
         if row.is_multiple_of(every) {
             out.ruler.push(RulerMark { y: r as u32 * row_h, text: format!("{pfn:#x} {}", bytes_label(pfn * page)), kind: MarkKind::Row });
+        }
+    }
+    // Each zone's rows, as a band.
+    for (zi, z) in m.zones().iter().enumerate() {
+        let (a, b) = (z.span.start.max(shown.start), z.span.end.min(shown.end));
+        if a < b {
+            out.bands.push(ZoneBand { y0: y_of(a), y1: y_of(b - 1) + row_h, zone: zi });
         }
     }
     // Where zones, CMA areas, virtio-mem devices and holes begin.
@@ -171,6 +188,9 @@ mod tests {
         assert!(l.ruler.iter().any(|r| r.text.starts_with("CMA reserved")));
         assert!(l.ruler.iter().any(|r| r.text.starts_with("virtio-mem0")));
         assert!(l.ruler.iter().any(|r| r.text.starts_with("hole 0x9f")), "{:?}", l.ruler);
+        // One band per zone, in order, covering the rows shown.
+        assert_eq!(l.bands.iter().map(|b| b.zone).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!(l.bands.windows(2).all(|w| w[0].y1 <= w[1].y0 + v.row_h()));
         // Nothing overlaps.
         assert!(l.ruler.windows(2).all(|w| w[1].y >= w[0].y + LINE_H), "{:?}", l.ruler);
     }
