@@ -214,7 +214,7 @@ impl App {
     fn redraw(&mut self) {
         if let Some(s) = &self.session {
             self.pixels = Rc::new(s.render());
-            self.labels = Rc::new(pfnscope_view::labels::labels(&s.machine, &s.viewport));
+            self.labels = Rc::new(s.labels());
             self.version += 1;
         }
     }

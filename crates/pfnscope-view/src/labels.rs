@@ -74,8 +74,30 @@ pub fn bytes_label(b: u64) -> String {
     }
 }
 
-/// The labels for what `v` shows of `m`.
-pub fn labels(m: &Machine, v: &Viewport) -> Labels {
+/// The runs of PFNs with no memory, found once per machine (they never
+/// change) so that labelling a view does not scan it.
+pub fn hole_runs(m: &Machine) -> Vec<PfnRange> {
+    let span = m.pfn_span();
+    let mut out = Vec::new();
+    let mut start = None;
+    for p in span.start..span.end {
+        match (m.page(p).tag() == Tag::Hole, start) {
+            (true, None) => start = Some(p),
+            (false, Some(s)) => {
+                out.push(PfnRange::new(s, p));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(PfnRange::new(s, span.end));
+    }
+    out
+}
+
+/// The labels for what `v` shows of `m`, with its [`hole_runs`].
+pub fn labels(m: &Machine, v: &Viewport, holes: &[PfnRange]) -> Labels {
     let mut out = Labels::default();
     let page = m.geometry().page_size();
     let row_h = v.row_h();
@@ -112,22 +134,8 @@ pub fn labels(m: &Machine, v: &Viewport) -> Labels {
     for d in m.virtio_mem_devices() {
         regions.push((d.range.start, format!("{} ({})", d.name, bytes_label(d.range.len() * page)), MarkKind::Region));
     }
-    let mut hole_start = None;
-    let mut p = shown.start;
-    while p < shown.end {
-        let hole = m.page(p).tag() == Tag::Hole;
-        match (hole, hole_start) {
-            (true, None) => hole_start = Some(p),
-            (false, Some(s)) => {
-                regions.push((s, format!("hole {:#x}–{p:#x}", s), MarkKind::Region));
-                hole_start = None;
-            }
-            _ => {}
-        }
-        p += 1;
-    }
-    if let Some(s) = hole_start {
-        regions.push((s, format!("hole from {s:#x}"), MarkKind::Region));
+    for h in holes.iter().filter(|h| h.start < shown.end && h.end > shown.start) {
+        regions.push((h.start.max(shown.start), format!("hole {:#x}–{:#x}", h.start, h.end), MarkKind::Region));
     }
     for (pfn, text, kind) in regions {
         if shown.contains(pfn) {
@@ -182,7 +190,7 @@ mod tests {
     fn the_ruler_names_rows_zones_and_regions() {
         let m = Machine::new(MachineSpec::teaching_64m()).unwrap();
         let v = Viewport::fit(m.pfn_span(), 512, 400);
-        let l = labels(&m, &v);
+        let l = labels(&m, &v, &hole_runs(&m));
         assert!(l.ruler.iter().any(|r| r.kind == MarkKind::Row && r.text == "0x900 9 MiB"));
         assert!(l.ruler.iter().any(|r| r.kind == MarkKind::Zone && r.text.starts_with("Normal 0x1000")));
         assert!(l.ruler.iter().any(|r| r.text.starts_with("CMA reserved")));
@@ -199,10 +207,10 @@ mod tests {
     fn free_blocks_carry_their_order_when_there_is_room() {
         let m = Machine::new(MachineSpec::teaching_16m()).unwrap();
         let v = Viewport { zoom: 3, ..Viewport::fit(m.pfn_span(), 512, 400) }.reveal(0xc00);
-        let l = labels(&m, &v);
+        let l = labels(&m, &v, &[]);
         assert!(l.inside.iter().any(|t| t.text == "o10"), "{:?}", l.inside);
         let zoomed_out = Viewport::fit(m.pfn_span(), 512, 400);
-        assert!(labels(&m, &zoomed_out).inside.is_empty(), "no text on small cells");
+        assert!(labels(&m, &zoomed_out, &[]).inside.is_empty(), "no text on small cells");
         assert_eq!(bytes_label(0x3400 * 4096), "52 MiB");
         assert_eq!(bytes_label(3 << 29), "1.50 GiB");
     }

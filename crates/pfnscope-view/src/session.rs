@@ -91,6 +91,8 @@ pub struct Session {
     /// The camera follows the played operation; the user's own zoom and
     /// pan turn it off until they turn it on again.
     pub follow: bool,
+    /// Where the machine has no memory (found once; it never changes).
+    holes: Vec<PfnRange>,
 }
 
 impl Session {
@@ -107,7 +109,8 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes: Vec::new() };
+        s.holes = crate::labels::hole_runs(&s.machine);
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
@@ -158,7 +161,8 @@ impl Session {
         let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
         // The scenario only names the session; an import has no recipe.
         let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, setup: vec![], play: None };
-        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true }
+        let holes = crate::labels::hole_runs(&machine);
+        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes }
     }
 
     /// Replaces this session's machine with an import, keeping the theme
@@ -179,6 +183,11 @@ impl Session {
 
     pub fn palette(&self) -> Palette {
         Palette::new(self.theme)
+    }
+
+    /// The words for the map as shown.
+    pub fn labels(&self) -> crate::labels::Labels {
+        crate::labels::labels(&self.machine, &self.viewport, &self.holes)
     }
 
     /// The map's pixels.
