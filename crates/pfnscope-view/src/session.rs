@@ -93,6 +93,9 @@ pub struct Session {
     pub follow: bool,
     /// Where the machine has no memory (found once; it never changes).
     holes: Vec<PfnRange>,
+    /// The height the map may take; the view is shorter only when the
+    /// whole machine fits in less.
+    room_h: u32,
 }
 
 impl Session {
@@ -109,8 +112,9 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes: Vec::new() };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes: Vec::new(), room_h: height };
         s.holes = crate::labels::hole_runs(&s.machine);
+        s.set_view(viewport);
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
@@ -162,27 +166,56 @@ impl Session {
         // The scenario only names the session; an import has no recipe.
         let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, setup: vec![], play: None };
         let holes = crate::labels::hole_runs(&machine);
-        Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes }
+        let mut s = Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes, room_h: height };
+        s.set_view(viewport);
+        s
     }
 
     /// Replaces this session's machine with an import, keeping the theme
     /// and canvas size.
     pub fn replace_with_import(&mut self, imported: pfnscope_import::Imported, source: &str) {
         let theme = self.theme;
-        *self = Session::from_import(imported, source, self.viewport.width, self.viewport.height);
+        *self = Session::from_import(imported, source, self.viewport.width, self.room_h);
         self.theme = theme;
     }
 
     /// Replaces the machine with a finished build, keeping view settings.
     pub fn replace(&mut self, build: Build) {
         let theme = self.theme;
-        let (w, h) = (self.viewport.width, self.viewport.height);
+        let (w, h) = (self.viewport.width, self.room_h);
         *self = Session::from_build(build, w, h);
         self.theme = theme;
     }
 
     pub fn palette(&self) -> Palette {
         Palette::new(self.theme)
+    }
+
+    /// Shows `v`, as tall as the room allows, or only as tall as the
+    /// machine when all of it fits in less (no empty band below the map).
+    pub fn set_view(&mut self, v: Viewport) {
+        let full = v.resize(v.width, self.room_h);
+        let content = full.total_rows() as u32 * full.row_h();
+        self.viewport = if full.total_rows() <= full.visible_rows() { Viewport { top_row: 0, ..full.resize(full.width, content.max(full.row_h())) } } else { full };
+    }
+
+    /// The current view at the full height of the room, to compute a new
+    /// one from.
+    pub fn room_view(&self) -> Viewport {
+        self.viewport.resize(self.viewport.width, self.room_h)
+    }
+
+    /// The map's room changed (the window was resized).
+    pub fn resize(&mut self, width: u32, height: u32) {
+        self.room_h = height.max(1);
+        let v = self.viewport.resize(width, height);
+        self.set_view(v);
+    }
+
+    /// The whole machine.
+    pub fn fit(&mut self) {
+        let v = Viewport::fit(self.machine.pfn_span(), self.viewport.width, self.room_h);
+        self.set_view(v);
     }
 
     /// The words for the map as shown.
@@ -227,9 +260,9 @@ impl Session {
 
     /// Centres the main view on a PFN.
     pub fn jump_to(&mut self, pfn: u64) {
-        let v = self.viewport;
+        let v = self.room_view();
         let row = pfn.saturating_sub(v.span.start) / v.cols();
-        self.viewport = v.scroll(row as i64 - v.top_row as i64 - (v.visible_rows() / 2) as i64);
+        self.set_view(v.scroll(row as i64 - v.top_row as i64 - (v.visible_rows() / 2) as i64));
     }
 
     /// The current step's PFNs (and a focused blocker), highlighted,
@@ -270,7 +303,8 @@ impl Session {
         let targets = self.player.as_ref().map(|p| p.trace.steps.iter().filter_map(|s| s.target).collect::<Vec<_>>()).unwrap_or_default();
         let union = targets.iter().fold(r, |u, t| PfnRange::new(u.start.min(t.start), u.end.max(t.end)));
         let frame = if union.len() <= r.len() * 8 { union } else { r };
-        self.viewport = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.viewport.height, frame);
+        let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, frame);
+        self.set_view(v);
     }
 
     /// The camera after a step: when the step's pages (or where it moved
@@ -285,11 +319,11 @@ impl Session {
             return;
         };
         let Some(r) = step.range else { return };
-        let v = self.viewport;
+        let v = self.room_view();
         let span = self.machine.pfn_span();
         if step.kind == pfnscope_core::StepKind::Failure && r.len() <= 64 {
             let context = PfnRange::new(r.start.saturating_sub(96), r.end + 96);
-            self.viewport = Viewport::frame(span, v.width, v.height, context);
+            self.set_view(Viewport::frame(span, v.width, v.height, context));
             return;
         }
         let shown = v.visible_pfns();
@@ -303,9 +337,9 @@ impl Session {
         if rows(want) <= v.visible_rows() {
             let first = (want.start - span.start) / v.cols();
             let spare = v.visible_rows() - rows(want);
-            self.viewport = Viewport { top_row: first.saturating_sub(spare / 2), ..v }.scroll(0);
+            self.set_view(Viewport { top_row: first.saturating_sub(spare / 2), ..v }.scroll(0));
         } else {
-            self.viewport = Viewport::frame(span, v.width, v.height, want);
+            self.set_view(Viewport::frame(span, v.width, v.height, want));
         }
     }
 
@@ -314,7 +348,8 @@ impl Session {
     pub fn focus_on(&mut self, pfn: u64, pages: u64) {
         let r = PfnRange::new(pfn, pfn + pages.max(1));
         let context = PfnRange::new(pfn.saturating_sub(64), pfn + pages.max(64) + 64);
-        self.viewport = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.viewport.height, context);
+        let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, context);
+        self.set_view(v);
         self.focus = Some(r);
     }
 
@@ -863,5 +898,20 @@ mod tests {
         assert!(s.viewport.visible_pfns().contains(page.start));
         assert!(s.viewport.visible_pfns().len() <= 1024, "framed closely: {:?}", s.viewport.visible_pfns());
         assert!(s.overlay().outlines.iter().any(|o| o.0 == page && o.1 == crate::contiguity::BLOCKED));
+    }
+
+    #[test]
+    fn a_machine_that_fits_gets_a_map_no_taller_than_itself() {
+        let s = Session::new(&Scenario { play: None, steps: 0, ..Scenario::default() }, 640, 800).unwrap();
+        let v = s.viewport;
+        assert_eq!(v.height, v.total_rows() as u32 * v.row_h(), "no empty band below the map");
+        assert!(v.height < 800);
+        let mut s = s;
+        s.follow = false;
+        let zoomed = s.room_view().zoom_at(0, 0, 3);
+        s.set_view(zoomed);
+        assert_eq!(s.viewport.height, 800, "zoomed in, the map takes its room again");
+        s.fit();
+        assert_eq!(s.viewport, v);
     }
 }

@@ -29,7 +29,7 @@ impl App {
             MapMsg::Resize => {
                 let (w, h) = map_size_for_window();
                 self.move_view(|s| {
-                    s.viewport = s.viewport.resize(w, h);
+                    s.resize(w, h);
                     s.follow_step();
                 })
             }
@@ -58,12 +58,13 @@ impl App {
                 self.move_view(|s| {
                     let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
                     s.follow = false;
-                    s.viewport = s.viewport.zoom_at(x, y, dz);
+                    let v = s.room_view().zoom_at(x, y, dz);
+                    s.set_view(v);
                 })
             }
             MapMsg::Fit => self.move_view(|s| {
                 s.follow = false;
-                s.viewport = pfnscope_view::viewport::Viewport::fit(s.machine.pfn_span(), s.viewport.width, s.viewport.height);
+                s.fit();
             }),
             MapMsg::JumpTo(pfn) => self.move_view(|s| {
                 s.follow = false;
@@ -71,7 +72,8 @@ impl App {
             }),
             MapMsg::Scroll(rows) => self.move_view(|s| {
                 s.follow = false;
-                s.viewport = s.viewport.scroll(rows);
+                let v = s.room_view().scroll(rows);
+                s.set_view(v);
             }),
             MapMsg::Hover(x, y) => {
                 let Some(s) = &self.session else { return false };
