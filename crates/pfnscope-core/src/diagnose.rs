@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::geometry::{PfnRange, ZoneType};
 use crate::isolation::{IsolFlags, Unmovable};
 use crate::machine::Machine;
-use crate::migrate::has_unexpected_refs;
+use crate::migrate::{has_unexpected_refs, is_clean_cache, skips_pinned_anon};
 use crate::migratetype::MigrateType;
 use crate::page::{PageFlags, PageKind, Tag};
 use crate::trace::{KernelFn, Trace};
@@ -568,10 +568,9 @@ impl Machine {
             }
             let lru = hp.flags.intersects(PageFlags::LRU | PageFlags::LRU_BATCH);
             if lru || matches!(hp.kind, PageKind::MovableOps | PageKind::Hugetlb) {
-                let pinned_anon = hp.kind == PageKind::Anon && hp.mapcount > 0 && hp.refcount > hp.mapcount as u16;
-                if pinned_anon || hp.pincount > 0 || has_unexpected_refs(&hp) {
+                if skips_pinned_anon(&hp) || hp.pincount > 0 || has_unexpected_refs(&hp) {
                     test_stage.push(self.blocker(pfn, 1 << order, Rule::Pinned));
-                } else if hp.kind == PageKind::File && !hp.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) {
+                } else if is_clean_cache(&hp) {
                     folios_to_drop += 1;
                     pages_to_drop += 1u64 << order;
                 } else {

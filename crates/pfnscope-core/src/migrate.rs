@@ -46,6 +46,19 @@ pub(crate) fn alloc_migration_target(gfp: Gfp, src_in_movable: bool) -> Gfp {
     }
 }
 
+/// `isolate_migratepages_block()`'s pinned-anon test: the kernel takes
+/// its own reference, then skips an anon folio (no mapping: not in the swap
+/// cache) whose count, less that reference, exceeds its mapcount.
+pub(crate) fn skips_pinned_anon(p: &InUse) -> bool {
+    p.kind == PageKind::Anon && p.mapcount > 0 && p.refcount > p.mapcount as u16
+}
+
+/// `reclaim_clean_pages_from_list()`'s test: clean, unpinned page cache
+/// that is neither locked nor under writeback is dropped, not migrated.
+pub(crate) fn is_clean_cache(p: &InUse) -> bool {
+    p.kind == PageKind::File && !p.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) && p.pincount == 0
+}
+
 /// References migration does not expect: more than an anon folio's
 /// mappings, or a page-cache folio's mappings plus the cache's own
 /// reference (`folio_expected_refs()`). An anon folio without mappings is
@@ -124,11 +137,7 @@ impl Machine {
             let movable_ops = hp.kind == PageKind::MovableOps && !hp.flags.contains(PageFlags::ISOLATED);
             let hugetlb = hp.kind == PageKind::Hugetlb && !hp.flags.contains(PageFlags::ISOLATED);
             if lru || movable_ops || hugetlb {
-                // The kernel takes its own reference first, then skips an
-                // anon folio (no mapping: not in the swap cache) whose
-                // count, less that reference, exceeds its mapcount.
-                let pinned_anon = hp.kind == PageKind::Anon && hp.mapcount > 0 && hp.refcount > hp.mapcount as u16;
-                if pinned_anon {
+                if skips_pinned_anon(&hp) {
                     skipped_pinned.push(head);
                 } else {
                     let q = InUse { flags: hp.flags.difference(PageFlags::LRU).union(PageFlags::ISOLATED), ..hp };
@@ -166,8 +175,7 @@ impl Machine {
         while i < list.len() {
             let head = list[i];
             let p = self.page(head).as_in_use().expect("isolated folio is in use");
-            let clean = p.kind == PageKind::File && !p.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) && p.pincount == 0;
-            if clean {
+            if is_clean_cache(&p) {
                 list.swap_remove(i);
                 self.migrations.push((head, None));
                 self.release_folio(head, p.compound_order);
