@@ -194,6 +194,7 @@ impl App {
     fn operate(&mut self, op: impl FnOnce(&mut Session, &Form) -> Result<String, String>) -> bool {
         let Some(s) = &mut self.session else { return false };
         self.playing = None;
+        self.contiguity_job = None;
         let r = op(s, &self.form);
         self.report(r);
         self.new_trace();

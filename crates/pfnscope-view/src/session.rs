@@ -402,7 +402,12 @@ impl Session {
     /// Moves the player to a step (`None` = before the first), the
     /// camera following when it is on.
     pub fn seek(&mut self, cursor: Option<usize>) {
+        let before = self.player.as_ref().map(|p| p.cursor);
         self.seek_quietly(cursor);
+        // A contiguity layer describes the state it was computed on.
+        if self.player.as_ref().map(|p| p.cursor) != before {
+            self.layer = None;
+        }
         self.follow_step();
     }
 
@@ -913,5 +918,16 @@ mod tests {
         assert_eq!(s.viewport.height, 800, "zoomed in, the map takes its room again");
         s.fit();
         assert_eq!(s.viewport, v);
+    }
+
+    #[test]
+    fn a_contiguity_layer_is_dropped_when_the_state_moves() {
+        let mut s = Session::new(&Scenario { steps: 500, ..Scenario::default() }, 320, 200).unwrap();
+        let layer = Layer::new("2 MiB".into(), s.machine.contiguity_map(512));
+        s.layer = Some(layer);
+        s.seek(s.player.as_ref().unwrap().cursor);
+        assert!(s.layer.is_some(), "no move, no change");
+        s.step_by(1);
+        assert!(s.layer.is_none(), "the layer described the state before the step");
     }
 }

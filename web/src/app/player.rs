@@ -80,6 +80,8 @@ impl App {
         use crate::animation::{now, Anim, AnimKind};
         self.anim = None;
         self.anim_timer = None;
+        // A contiguity map being computed would mix two states.
+        self.contiguity_job = None;
         let Some(s) = &mut self.session else { return };
         let before = s.player.as_ref().map(|p| p.cursor);
         let t0 = now();
