@@ -88,6 +88,9 @@ impl<'de> Deserialize<'de> for Gfp {
     }
 }
 
+/// `MAX_NR_ZONES`: DMA, DMA32, Normal, Movable, with room to spare.
+const MAX_NR_ZONES: usize = 8;
+
 impl Machine {
     /// `wmark_pages()`: a watermark plus the zone's current boost.
     pub fn wmark_pages(&self, zi: usize, w: Wmark) -> u64 {
@@ -193,9 +196,19 @@ impl Machine {
         page
     }
 
-    /// The zones a mask may use, preferred first (the zonelist, one node).
-    fn zonelist(&self, gfp: Gfp) -> Vec<usize> {
-        (0..self.zones.len()).rev().filter(|&zi| self.zones[zi].zone_type <= gfp.highest_zone).collect()
+    /// The zones a mask may use, preferred first (the zonelist, one node),
+    /// without allocating on the hot path: a machine has at most
+    /// `MAX_NR_ZONES` zones.
+    fn zonelist(&self, gfp: Gfp) -> impl Iterator<Item = usize> + use<> {
+        let mut ids = [0usize; MAX_NR_ZONES];
+        let mut n = 0;
+        for zi in (0..self.zones.len()).rev() {
+            if self.zones[zi].zone_type <= gfp.highest_zone && n < MAX_NR_ZONES {
+                ids[n] = zi;
+                n += 1;
+            }
+        }
+        ids.into_iter().take(n)
     }
 
     /// `get_page_from_freelist()` (v6.12): the first zone of the zonelist
@@ -203,10 +216,9 @@ impl Machine {
     /// the walk repeated if every zone failed with it.
     fn get_page_from_freelist(&mut self, gfp: Gfp, order: u8, mut flags: AllocFlags) -> Option<(usize, u64)> {
         self.enter(KernelFn::GetPageFromFreelist);
-        let zones = self.zonelist(gfp);
         let result = loop {
             let mut found = None;
-            for &zi in &zones {
+            for zi in self.zonelist(gfp) {
                 let wmark = if flags.contains(AllocFlags::WMARK_MIN) { Wmark::Min } else { Wmark::Low };
                 let mark = self.wmark_pages(zi, wmark);
                 if !self.zone_watermark_ok(zi, order, mark, gfp.highest_zone, flags) {
@@ -240,7 +252,7 @@ impl Machine {
     /// `alloc_flags_nofragment()`: ALLOC_NOFRAGMENT when the preferred zone
     /// is ZONE_NORMAL and a DMA32 zone exists below it.
     fn alloc_flags_nofragment(&self, gfp: Gfp) -> AllocFlags {
-        let preferred = self.zonelist(gfp).first().map(|&zi| self.zones[zi].zone_type);
+        let preferred = self.zonelist(gfp).next().map(|zi| self.zones[zi].zone_type);
         if preferred == Some(ZoneType::Normal) && self.zone_index(ZoneType::Dma32).is_some() {
             AllocFlags::NOFRAGMENT
         } else {
