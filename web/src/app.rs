@@ -126,6 +126,10 @@ pub struct App {
     pixels: Rc<Vec<u8>>,
     /// The words on the map for the current view.
     labels: Rc<pfnscope_view::labels::Labels>,
+    /// What the map shows, to redraw the next picture from.
+    frame: Option<pfnscope_view::session::Frame>,
+    /// The minimap's catch-up after steps pause.
+    minimap_timer: Option<gloo::timers::callback::Timeout>,
     version: u64,
     /// The minimap's view and pixels, redrawn only when the state changes.
     minimap: Option<(pfnscope_view::viewport::Viewport, Rc<Vec<u8>>)>,
@@ -212,9 +216,16 @@ impl App {
     }
 
     /// Recomputes the map's pixels after the state or view changed.
+    /// Only the cells a step changed are redrawn when the view is the same
+    /// (`Session::next_frame`).
     fn redraw(&mut self) {
         if let Some(s) = &self.session {
-            self.pixels = Rc::new(s.render());
+            let frame = match self.frame.take() {
+                Some(prev) if prev.pixels.len() == (s.viewport.width * s.viewport.height * 4) as usize => s.next_frame(prev),
+                _ => s.frame(),
+            };
+            self.pixels = Rc::new(frame.pixels.clone());
+            self.frame = Some(frame);
             self.labels = Rc::new(s.labels());
             self.version += 1;
         }
@@ -300,6 +311,8 @@ impl Component for App {
             help: false,
             pixels: Rc::new(Vec::new()),
             labels: Rc::default(),
+            frame: None,
+            minimap_timer: None,
             version: 0,
             minimap: None,
             series: Rc::new(Vec::new()),
@@ -358,6 +371,8 @@ impl Component for App {
                         Some(s) => s.replace(b),
                         None => self.session = Some(Session::from_build(b, ctx.props().width, ctx.props().height)),
                     }
+                    // A new machine: nothing on screen can be redrawn from.
+                    self.frame = None;
                     if !matches!(self.notice, Some(Notice::Error(_))) {
                         self.notice = Some(Notice::Info(format!("loaded: {title}")));
                     }

@@ -562,6 +562,37 @@ impl Machine {
     pub fn seek(&mut self, pos: usize) -> usize {
         self.store.seek(pos)
     }
+    /// The PFN ranges whose picture may differ between two journal
+    /// positions: every page written, a free block's whole extent when its
+    /// head was written (its tails take their color and shape from it),
+    /// and every pageblock whose type was written. Sorted and merged.
+    pub fn touched_pfns(&self, a: usize, b: usize) -> Vec<PfnRange> {
+        let (pages, blocks) = self.store.touched(a, b);
+        let nr = self.geo.pageblock_nr_pages();
+        let mut out: Vec<PfnRange> = Vec::with_capacity(pages.len() + blocks.len());
+        for (i, old, new) in pages {
+            let pfn = self.base_pfn + i as u64;
+            let extent = |w: crate::page::PageWord| match w.tag() {
+                crate::page::Tag::Buddy | crate::page::Tag::Pcp | crate::page::Tag::Taken => 1u64 << w.order(),
+                _ => 1,
+            };
+            out.push(PfnRange::new(pfn, pfn + extent(old).max(extent(new))));
+        }
+        for b in blocks {
+            let pfn = self.base_pfn + b as u64 * nr;
+            out.push(PfnRange::new(pfn, pfn + nr));
+        }
+        out.sort_by_key(|r| r.start);
+        let mut merged: Vec<PfnRange> = Vec::with_capacity(out.len());
+        for r in out {
+            match merged.last_mut() {
+                Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        merged
+    }
+
     /// Forgets the journal, keeping the current state: a copy taken to
     /// start something new need not carry the history that led to it.
     pub fn forget_journal(&mut self) {

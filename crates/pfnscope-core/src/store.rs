@@ -202,6 +202,23 @@ impl Store {
         self.applied
     }
 
+    /// The page and pageblock writes between two journal positions (either
+    /// order): for each page, its index with the old and the new word; for
+    /// each pageblock, its index. What a front end must redraw.
+    pub fn touched(&self, a: usize, b: usize) -> (Vec<(usize, PageWord, PageWord)>, Vec<usize>) {
+        let (lo, hi) = (a.min(b).min(self.journal.len()), a.max(b).min(self.journal.len()));
+        let mut pages = Vec::new();
+        let mut blocks = Vec::new();
+        for e in &self.journal[lo..hi] {
+            match e.area() {
+                Area::Page => pages.push((e.index(), PageWord(e.old), PageWord(e.new))),
+                Area::Block => blocks.push(e.index()),
+                _ => {}
+            }
+        }
+        (pages, blocks)
+    }
+
     /// A 64-bit FNV-1a hash of every state array: equal states have equal
     /// fingerprints on every platform (used to check that native and wasm
     /// builds compute the same machine).

@@ -100,6 +100,93 @@ fn slot(c: Category) -> usize {
     }
 }
 
+/// Draws cells: what a full render and a partial one share.
+struct Painter<'a> {
+    m: &'a Machine,
+    v: &'a Viewport,
+    palette: &'a Palette,
+    overlay: &'a Overlay,
+    max_order: u8,
+    pageblock: u64,
+}
+
+impl Painter<'_> {
+    /// Paints the cell whose first PFN is `pfn` (in the row starting at
+    /// `row_start`, `r` rows below the top), background first.
+    fn cell(&self, buf: &mut [u8], scan: &mut Scanner, r: u64, row_start: u64, pfn: u64) {
+        let (m, v, palette, overlay) = (self.m, self.v, self.palette, self.overlay);
+        let (w, h) = (v.width as usize, v.height as usize);
+        let agg = v.pfns_per_px();
+        let px = v.px_per_pfn() as usize;
+        let (cell_h, strip_h, row_h) = (v.cell_h() as usize, v.strip_h() as usize, v.row_h() as usize);
+        let put = |buf: &mut [u8], x: usize, y: usize, c: Rgba| {
+            if x < w && y < h {
+                let i = (y * w + x) * 4;
+                buf[i..i + 4].copy_from_slice(&c.0);
+            }
+        };
+        let y0 = r as usize * row_h;
+        let x = ((pfn - row_start) / agg) as usize * px;
+        for dy in 0..row_h {
+            for dx in 0..px {
+                put(buf, x + dx, y0 + dy, palette.background);
+            }
+        }
+        let end = (pfn + agg).min(v.span.end);
+        let cat = if agg == 1 {
+            scan.category(pfn)
+        } else {
+            let mut counts = [0u32; 32];
+            let mut cats = [Category::Hole; 32];
+            for p in pfn..end {
+                let c = scan.category(p);
+                let s = slot(c);
+                counts[s] += 1;
+                cats[s] = c;
+            }
+            let best = (0..32).max_by_key(|&s| (counts[s], std::cmp::Reverse(s))).unwrap_or(0);
+            cats[best]
+        };
+        let mut color = palette.category(cat, self.max_order);
+        if let Some((tint, strength)) = overlay.tint(pfn, end) {
+            color = color.mix(tint, strength);
+        }
+        let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
+        if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
+            color = color.mix(palette.highlight, 110);
+        } else if overlay.targets.iter().any(|r| r.start < end && pfn < r.end) {
+            color = color.mix(palette.target, 150);
+        }
+        // Page cell. When cells are big enough to read one by one, a page
+        // in use has a 1-pixel gap around it, and a free block is drawn as
+        // one shape with a darker border.
+        let big = px >= 4;
+        let block = if big { scan.free_block(pfn) } else { None };
+        let gap = usize::from(big && block.is_none());
+        let (top, bottom, left, right) = match block {
+            Some(b) => edges(b, pfn, agg, row_start, v.cols()),
+            None => (false, false, false, false),
+        };
+        let border = color.mix(Rgba::rgb(0, 0, 0), 150);
+        let ch = cell_h - gap.min(cell_h - 1);
+        for dy in 0..ch {
+            for dx in 0..px - gap {
+                let edge = (top && dy == 0) || (bottom && dy + 1 == ch) || (left && dx == 0) || (right && dx + 1 == px);
+                put(buf, x + dx, y0 + strip_h + dy, if edge { border } else { color });
+            }
+        }
+        // A pageblock's first cell starts with a dark tick in the strip, so
+        // pageblock boundaries read within a row.
+        let boundary = px >= 2 && pfn.is_multiple_of(self.pageblock);
+        let tick = strip.mix(Rgba::rgb(0, 0, 0), 200);
+        for dy in 0..strip_h.saturating_sub(usize::from(strip_h > 1)) {
+            for dx in 0..px {
+                put(buf, x + dx, y0 + dy, if boundary && dx == 0 { tick } else { strip });
+            }
+        }
+    }
+}
+
 /// Renders the viewport into `width * height * 4` RGBA bytes.
 pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -> Vec<u8> {
     let (w, h) = (v.width as usize, v.height as usize);
@@ -107,88 +194,61 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
     for px in buf.chunks_exact_mut(4) {
         px.copy_from_slice(&palette.background.0);
     }
-    let max_order = m.geometry().max_order;
-    let pageblock = m.geometry().pageblock_nr_pages();
-    let agg = v.pfns_per_px();
-    let px = v.px_per_pfn() as usize;
-    let (cell_h, strip_h, row_h) = (v.cell_h() as usize, v.strip_h() as usize, v.row_h() as usize);
-    let span_end = v.span.end;
+    let painter = Painter { m, v, palette, overlay, max_order: m.geometry().max_order, pageblock: m.geometry().pageblock_nr_pages() };
     let mut scan = Scanner::new(m);
-    let mut cats = [Category::Hole; 32];
-    let put = |buf: &mut [u8], x: usize, y: usize, c: Rgba| {
-        if x < w && y < h {
-            let i = (y * w + x) * 4;
-            buf[i..i + 4].copy_from_slice(&c.0);
-        }
-    };
+    let agg = v.pfns_per_px();
     for r in 0..v.visible_rows() {
         let row_start = v.row_start(v.top_row + r);
-        if row_start >= span_end {
+        if row_start >= v.span.end {
             break;
         }
-        let y0 = r as usize * row_h;
-        let mut x = 0usize;
         let mut pfn = row_start;
-        while pfn < (row_start + v.cols()).min(span_end) {
-            let end = (pfn + agg).min(span_end);
-            let cat = if agg == 1 {
-                scan.category(pfn)
-            } else {
-                let mut counts = [0u32; 32];
-                for p in pfn..end {
-                    let c = scan.category(p);
-                    let s = slot(c);
-                    counts[s] += 1;
-                    cats[s] = c;
-                }
-                let best = (0..32).max_by_key(|&s| (counts[s], std::cmp::Reverse(s))).unwrap_or(0);
-                cats[best]
-            };
-            let mut color = palette.category(cat, max_order);
-            if let Some((tint, strength)) = overlay.tint(pfn, end) {
-                color = color.mix(tint, strength);
-            }
-            let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
-            if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
-                color = color.mix(palette.highlight, 110);
-            } else if overlay.targets.iter().any(|r| r.start < end && pfn < r.end) {
-                color = color.mix(palette.target, 150);
-            }
-            // Page cell. When cells are big enough to read one by one, a
-            // page in use has a 1-pixel gap around it, and a free block is
-            // drawn as one shape with a darker border.
-            let big = px >= 4;
-            let block = if big { scan.free_block(pfn) } else { None };
-            let gap = usize::from(big && block.is_none());
-            let (top, bottom, left, right) = match block {
-                Some(b) => edges(b, pfn, agg, row_start, v.cols()),
-                None => (false, false, false, false),
-            };
-            let border = color.mix(Rgba::rgb(0, 0, 0), 150);
-            let ch = cell_h - gap.min(cell_h - 1);
-            for dy in 0..ch {
-                for dx in 0..px - gap {
-                    let edge = (top && dy == 0) || (bottom && dy + 1 == ch) || (left && dx == 0) || (right && dx + 1 == px);
-                    put(&mut buf, x + dx, y0 + strip_h + dy, if edge { border } else { color });
-                }
-            }
-            // A pageblock's first cell starts with a dark tick in the strip,
-            // so pageblock boundaries read within a row.
-            let boundary = px >= 2 && pfn.is_multiple_of(pageblock);
-            let tick = strip.mix(Rgba::rgb(0, 0, 0), 200);
-            for dy in 0..strip_h.saturating_sub(usize::from(strip_h > 1)) {
-                for dx in 0..px {
-                    put(&mut buf, x + dx, y0 + dy, if boundary && dx == 0 { tick } else { strip });
-                }
-            }
-            x += px;
-            pfn = end;
+        while pfn < (row_start + v.cols()).min(v.span.end) {
+            painter.cell(&mut buf, &mut scan, r, row_start, pfn);
+            pfn += agg;
         }
     }
     for &(shape, color) in &overlay.outlines {
         outline(&mut buf, v, shape, color);
     }
     buf
+}
+
+/// Redraws, in a picture `render` made of the same view, only the cells
+/// that cover `dirty` (then every outline): a step costs what it changed.
+/// The caller includes in `dirty` whatever the old and new overlays
+/// highlighted or outlined; a change of tints needs a full render.
+pub fn render_dirty(buf: &mut [u8], m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay, dirty: &[PfnRange]) {
+    let painter = Painter { m, v, palette, overlay, max_order: m.geometry().max_order, pageblock: m.geometry().pageblock_nr_pages() };
+    let shown = v.visible_pfns();
+    let agg = v.pfns_per_px();
+    for d in dirty {
+        // The scanner caches the free block it is in: a fresh one for each
+        // range, which it then walks forward.
+        let mut scan = Scanner::new(m);
+        let (a, b) = (d.start.max(shown.start), d.end.min(shown.end));
+        if a >= b {
+            continue;
+        }
+        let mut row = (a - v.span.start) / v.cols();
+        loop {
+            let row_start = v.row_start(row);
+            if row_start >= b {
+                break;
+            }
+            let row_end = (row_start + v.cols()).min(v.span.end);
+            let from = a.max(row_start);
+            let mut pfn = row_start + (from - row_start) / agg * agg;
+            while pfn < b.min(row_end) {
+                painter.cell(buf, &mut scan, row - v.top_row, row_start, pfn);
+                pfn += agg;
+            }
+            row += 1;
+        }
+    }
+    for &(shape, color) in &overlay.outlines {
+        outline(buf, v, shape, color);
+    }
 }
 
 /// Draws the boundary of `shape` over the cells it covers: a line on

@@ -73,6 +73,7 @@ impl App {
                                     Some(s) => s.replace_with_import(imported, &name),
                                     None => self.session = Some(Session::from_import(imported, &name, ctx.props().width, ctx.props().height)),
                                 }
+                                self.frame = None;
                                 self.notice = Some(Notice::Info(format!("imported {name}. {notes}")));
                                 self.series = Rc::new(Vec::new());
                                 self.redraw_all();

@@ -21,11 +21,21 @@ pub enum MapMsg {
     /// Pick the operation's range on the map: the next two clicks.
     PickRange,
     Click(u32, u32),
+    /// Redraw the minimap (after the steps pause).
+    Minimap,
 }
 
 impl App {
     pub(super) fn update_map(&mut self, msg: MapMsg) -> bool {
         match msg {
+            MapMsg::Minimap => {
+                self.minimap_timer = None;
+                let Some(s) = &self.session else { return false };
+                let (v, px) = s.minimap(MINIMAP_W, MINIMAP_H);
+                self.minimap = Some((v, Rc::new(px)));
+                self.version += 1;
+                true
+            }
             MapMsg::Resize => {
                 let (w, h) = map_size_for_window();
                 self.move_view(|s| {

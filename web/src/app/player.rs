@@ -66,10 +66,10 @@ impl App {
 
     fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
         self.step_player(ctx, f, crate::animation::STEP_MS);
-        if let Some(s) = &self.session {
-            let (v, px) = s.minimap(MINIMAP_W, MINIMAP_H);
-            self.minimap = Some((v, Rc::new(px)));
-        }
+        // The minimap draws the whole machine: it catches up once the
+        // steps pause, so a step costs only what it changed.
+        let link = ctx.link().clone();
+        self.minimap_timer = Some(gloo::timers::callback::Timeout::new(250, move || link.send_message(Msg::Map(MapMsg::Minimap))));
         true
     }
 
@@ -84,12 +84,14 @@ impl App {
         self.contiguity_job = None;
         let Some(s) = &mut self.session else { return };
         let before = s.player.as_ref().map(|p| p.cursor);
-        let t0 = now();
-        let (before_v, before_px) = (s.viewport, s.render());
-        // A pan renders a frame per tick: only when a render is cheap.
-        let cheap = now() - t0 < 12.0;
+        // What is on screen now is the step's starting picture.
+        let (before_v, before_px) = (s.viewport, self.pixels.clone());
         f(s);
         let after = s.player.as_ref().map(|p| p.cursor);
+        // The new picture, redrawn where the step changed it.
+        self.redraw();
+        let Some(s) = &mut self.session else { return };
+        let after_px = self.pixels.clone();
         let one_step = match (before, after) {
             (Some(a), Some(b)) => {
                 let (a, b) = (a.map_or(-1, |i| i as i64), b.map_or(-1, |i| i as i64));
@@ -97,8 +99,11 @@ impl App {
             }
             _ => false,
         };
+        // A pan renders a whole picture per frame: only when that is cheap,
+        // one page or more to a pixel.
+        let cheap = s.viewport.pfns_per_px() == 1;
         let dur = max_ms.min(crate::animation::STEP_MS);
-        let kind = if !ctx.props().animate || !one_step || dur < 40.0 || s.viewport.zoom != before_v.zoom {
+        let kind = if !ctx.props().animate || !one_step || dur < 40.0 || s.viewport.zoom != before_v.zoom || before_px.len() != after_px.len() {
             None
         } else {
             let (a, b) = (before.flatten(), after.flatten());
@@ -108,19 +113,18 @@ impl App {
                 let step = s.player.as_ref().expect("stepped").trace.steps[i].clone();
                 let to = s.viewport;
                 if to == before_v {
-                    Some(AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new(before_px, s.render(), &to, &step, forward))))
+                    Some(AnimKind::Fade(Box::new(pfnscope_view::animate::Transition::new((*before_px).clone(), (*after_px).clone(), &to, &step, forward))))
                 } else if cheap {
                     // The camera moves first over the old state; the step
                     // then plays in the new view.
                     let old_here = s.render_at(a, &to);
-                    let fade = pfnscope_view::animate::Transition::new(old_here, s.render(), &to, &step, forward);
+                    let fade = pfnscope_view::animate::Transition::new(old_here, (*after_px).clone(), &to, &step, forward);
                     Some(AnimKind::PanThenFade { from: before_v, to, old: a, fade: Box::new(fade) })
                 } else {
                     None
                 }
             })
         };
-        self.redraw();
         if let Some(kind) = kind {
             self.anim = Some(Anim { kind, start: now(), dur });
             ctx.link().send_message(Msg::Player(PlayerMsg::AnimFrame));
