@@ -24,4 +24,17 @@ CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
 step "release build of the web app (trunk build --release)"
 trunk build --release
 
+step "release bundle size (wasm + js + css, gzipped, at most 300 KB)"
+total=0
+for f in dist/*.wasm dist/*.js dist/*.css; do
+  n=$(gzip -9 -c "$f" | wc -c)
+  printf '  %-48s %8d bytes gzipped\n' "$f" "$n"
+  total=$((total + n))
+done
+printf '  %-48s %8d bytes (limit 300000)\n' "total" "$total"
+if [ "$total" -gt 300000 ]; then
+  echo "test: the release bundle is over 300 KB gzipped" >&2
+  exit 1
+fi
+
 step "all tests passed"
