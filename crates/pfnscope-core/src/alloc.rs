@@ -469,6 +469,15 @@ impl Machine {
         Ok((head, p))
     }
 
+    /// The folio an in-use page `p` at `pfn` belongs to: its head PFN, its
+    /// order and the head page (a page whose head is not found stands
+    /// alone).
+    pub(crate) fn folio_of(&self, pfn: u64, p: InUse) -> (u64, u8, InUse) {
+        let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+        let hp = if head == pfn { p } else { self.page(head).as_in_use().unwrap_or(p) };
+        (head, order, hp)
+    }
+
     /// The allocation a PFN belongs to: `(head pfn, order)` if in use.
     pub fn allocation_at(&self, pfn: u64) -> Option<(u64, u8)> {
         let p = self.page(pfn).as_in_use()?;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::geometry::{PfnRange, ZoneType};
 use crate::isolation::{IsolFlags, Unmovable};
 use crate::machine::Machine;
-use crate::migrate::{has_unexpected_refs, is_clean_cache, skips_pinned_anon};
+use crate::migrate::{is_clean_cache, migration_fails, skips_pinned_anon};
 use crate::migratetype::MigrateType;
 use crate::page::{PageFlags, PageKind, Tag};
 use crate::trace::{KernelFn, Trace};
@@ -501,10 +501,9 @@ impl Machine {
                 continue;
             }
             if let Some(p) = w.as_in_use().filter(|p| p.flags.intersects(PageFlags::HEAD | PageFlags::TAIL)) {
-                let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+                let (head, order, hp) = self.folio_of(pfn, p);
                 let end = head + (1 << order);
                 if end > boundary {
-                    let hp = self.page(head).as_in_use().unwrap_or(p);
                     if hp.kind == PageKind::Hugetlb {
                         straddlers.push((head, order));
                     } else {
@@ -559,16 +558,15 @@ impl Machine {
                 pfn += 1;
                 continue;
             };
-            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+            let (head, order, hp) = self.folio_of(pfn, p);
             let next = (head + (1 << order)).max(pfn + 1);
-            let hp = self.page(head).as_in_use().unwrap_or(p);
             if straddlers.iter().any(|&(h, _)| h == head) {
                 pfn = next;
                 continue;
             }
             let lru = hp.flags.intersects(PageFlags::LRU | PageFlags::LRU_BATCH);
             if lru || matches!(hp.kind, PageKind::MovableOps | PageKind::Hugetlb) {
-                if skips_pinned_anon(&hp) || hp.pincount > 0 || has_unexpected_refs(&hp) {
+                if skips_pinned_anon(&hp) || migration_fails(&hp) {
                     test_stage.push(self.blocker(pfn, 1 << order, Rule::Pinned));
                 } else if is_clean_cache(&hp) {
                     folios_to_drop += 1;
@@ -627,10 +625,6 @@ impl Machine {
             pages_to_drop,
             targets: outlook,
         }
-    }
-
-    fn virtio_mem_owns(&self, pfn: u64) -> bool {
-        self.spec.virtio_mem.iter().any(|d| d.range.contains(pfn))
     }
 
     fn in_movable_zone(&self, pfn: u64) -> bool {

@@ -74,8 +74,7 @@ impl Machine {
                 pfn += 1;
                 continue;
             };
-            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
-            let hp = self.page(head).as_in_use().unwrap_or(u);
+            let (head, order, hp) = self.folio_of(pfn, u);
             let next = (head + (1 << order)).max(pfn + 1);
             // folio_try_get() fails on a folio with no references.
             if hp.refcount > 0 && !hp.flags.contains(PageFlags::ISOLATED) {
@@ -153,11 +152,10 @@ impl Machine {
             // MEM_GOING_OFFLINE: virtio-mem drops its references to the
             // PageOffline pages it fake-offlined. Other PageOffline pages
             // (a balloon's) keep theirs, and the scan below refuses them.
-            let devices: Vec<PfnRange> = self.spec.virtio_mem.iter().map(|d| d.range).collect();
             let mut dropped = 0;
             for p in start..end {
                 if let Some(u) = self.page(p).as_in_use().filter(|u| u.kind == PageKind::Offline && u.refcount > 0) {
-                    if devices.iter().any(|d| d.contains(p)) {
+                    if self.virtio_mem_owns(p) {
                         self.set_page(p, PageWord::in_use(InUse { refcount: 0, ..u }));
                         dropped += 1;
                     }

@@ -74,8 +74,7 @@ impl Machine {
             return Unmovable::Next(pfn + 1);
         }
         if p.flags.intersects(PageFlags::HEAD | PageFlags::TAIL) {
-            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
-            let hp = self.page(head).as_in_use().unwrap_or(p);
+            let (head, order, hp) = self.folio_of(pfn, p);
             let movable = hp.kind == PageKind::Hugetlb || hp.flags.contains(PageFlags::LRU) || hp.kind == PageKind::MovableOps;
             if !movable {
                 return Unmovable::Refuse(if hp.flags.contains(PageFlags::LRU_BATCH) { Rule::LruBatch } else { Rule::Unmovable });
@@ -303,8 +302,7 @@ impl Machine {
                 }
                 if let Some(p) = w.as_in_use() {
                     if p.flags.intersects(PageFlags::HEAD | PageFlags::TAIL) {
-                        let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
-                        let hp = self.page(head).as_in_use().unwrap_or(p);
+                        let (head, order, hp) = self.folio_of(pfn, p);
                         let folio_end = head + (1 << order);
                         if folio_end <= boundary {
                             pfn = folio_end;

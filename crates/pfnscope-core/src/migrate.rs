@@ -59,11 +59,17 @@ pub(crate) fn is_clean_cache(p: &InUse) -> bool {
     p.kind == PageKind::File && !p.flags.intersects(PageFlags::DIRTY | PageFlags::WRITEBACK | PageFlags::LOCKED) && p.pincount == 0
 }
 
+/// Migration of this folio gets -EAGAIN on every pass: it is pinned, or
+/// holds references migration does not expect.
+pub(crate) fn migration_fails(p: &InUse) -> bool {
+    p.pincount > 0 || has_unexpected_refs(p)
+}
+
 /// References migration does not expect: more than an anon folio's
 /// mappings, or a page-cache folio's mappings plus the cache's own
 /// reference (`folio_expected_refs()`). An anon folio without mappings is
 /// taken to be in the swap cache, which holds one reference.
-pub(crate) fn has_unexpected_refs(p: &InUse) -> bool {
+fn has_unexpected_refs(p: &InUse) -> bool {
     let expected = match p.kind {
         PageKind::Anon => (p.mapcount as u16).max(1),
         PageKind::File => p.mapcount as u16 + 1,
@@ -130,9 +136,8 @@ impl Machine {
                 pfn += 1;
                 continue;
             };
-            let (head, order) = self.allocation_at(pfn).unwrap_or((pfn, 0));
+            let (head, order, hp) = self.folio_of(pfn, p);
             let next = head + (1 << order);
-            let hp = if head == pfn { p } else { self.page(head).as_in_use().unwrap_or(p) };
             let lru = hp.flags.contains(PageFlags::LRU) && !hp.flags.contains(PageFlags::ISOLATED);
             let movable_ops = hp.kind == PageKind::MovableOps && !hp.flags.contains(PageFlags::ISOLATED);
             let hugetlb = hp.kind == PageKind::Hugetlb && !hp.flags.contains(PageFlags::ISOLATED);
@@ -311,23 +316,22 @@ impl Machine {
             let order = p.compound_order;
             let range = Some(PfnRange::new(head, head + (1 << order)));
             self.enter(KernelFn::MigrateFolioUnmap);
-            if p.flags.contains(PageFlags::LOCKED) {
-                self.enter(KernelFn::FolioLock);
-                p.flags.remove(PageFlags::LOCKED);
-                self.set_in_use(head, p);
-                self.note(StepKind::Decision, range, || format!("{head:#x} is locked: sleep until its holder unlocks it, then take the lock"));
-                self.leave();
-            }
-            if p.flags.contains(PageFlags::WRITEBACK) {
-                self.enter(KernelFn::FolioWaitWriteback);
-                p.flags.remove(PageFlags::WRITEBACK);
-                self.set_in_use(head, p);
-                self.note(StepKind::Decision, range, || format!("{head:#x} is under writeback: sleep until the I/O completes"));
-                self.leave();
+            let waits = [
+                (PageFlags::LOCKED, KernelFn::FolioLock, "is locked: sleep until its holder unlocks it, then take the lock"),
+                (PageFlags::WRITEBACK, KernelFn::FolioWaitWriteback, "is under writeback: sleep until the I/O completes"),
+            ];
+            for (flag, func, why) in waits {
+                if p.flags.contains(flag) {
+                    self.enter(func);
+                    p.flags.remove(flag);
+                    self.set_in_use(head, p);
+                    self.note(StepKind::Decision, range, || format!("{head:#x} {why}"));
+                    self.leave();
+                }
             }
             self.leave();
         }
-        if p.pincount > 0 || has_unexpected_refs(&p) {
+        if migration_fails(&p) {
             return Ok(false);
         }
         let in_movable = self.zone_of(head).is_some_and(|zi| self.zones[zi].zone_type == ZoneType::Movable);

@@ -33,6 +33,11 @@ pub struct VirtioMemReport {
 }
 
 impl Machine {
+    /// Whether a virtio-mem device manages `pfn`.
+    pub(crate) fn virtio_mem_owns(&self, pfn: u64) -> bool {
+        self.spec.virtio_mem.iter().any(|d| d.range.contains(pfn))
+    }
+
     /// The virtio-mem devices.
     pub fn virtio_mem_devices(&self) -> &[VirtioMemSpec] {
         &self.spec.virtio_mem
