@@ -51,19 +51,16 @@ impl Against {
     /// with the range's start as the hint, for the 2010 RFC.
     pub fn contest(self, play: &pfnscope_core::Op) -> Result<Contest, String> {
         use pfnscope_core::Op;
-        let (start, end) = match play {
-            Op::AllocContigRange { start, end, .. } | Op::AllocContigRangeV4 { start, end } => (*start, *end),
-            Op::AllocContigPages { nr } => (0, *nr),
-            Op::AllocContigPages2010 { hint, nr } => (*hint, hint + nr),
-            other => return Err(format!("{} is not a contiguous allocation to compare", other.title())),
-        };
-        Ok(match self {
-            Against::V49 if start == 0 && matches!(play, Op::AllocContigPages { .. }) => {
-                return Err("v4.9's alloc_contig_range needs a range; alloc_contig_pages compares with the 2010 RFC".into())
+        match (self, play) {
+            (Against::V49, Op::AllocContigRange { start, end, .. } | Op::AllocContigRangeV4 { start, end }) => Ok(Contest::RangeV49 { start: *start, end: *end }),
+            (Against::V49, Op::AllocContigPages { .. } | Op::AllocContigPages2010 { .. }) => {
+                Err("v4.9's alloc_contig_range needs a range; alloc_contig_pages compares with the 2010 RFC".into())
             }
-            Against::V49 => Contest::RangeV49 { start, end },
-            Against::Rfc2010 => Contest::Pages2010 { hint: start, nr: end - start },
-        })
+            (Against::Rfc2010, Op::AllocContigRange { start, end, .. } | Op::AllocContigRangeV4 { start, end }) => Ok(Contest::Pages2010 { hint: *start, nr: end - start }),
+            (Against::Rfc2010, Op::AllocContigPages { nr }) => Ok(Contest::Pages2010 { hint: 0, nr: *nr }),
+            (Against::Rfc2010, Op::AllocContigPages2010 { hint, nr }) => Ok(Contest::Pages2010 { hint: *hint, nr: *nr }),
+            (_, other) => Err(format!("{} is not a contiguous allocation to compare", other.title())),
+        }
     }
 }
 
@@ -483,5 +480,16 @@ mod tests {
         let isolated = |s: &Side| (0..s.machine.zones().len()).map(|zi| s.machine.pageblock_counts(zi)[MigrateType::Isolate.index()]).sum::<u64>();
         assert_eq!(isolated(&c.left), 0);
         assert!(isolated(&c.right) > 0, "the count-for-end bug leaves the taken window isolated");
+    }
+
+    #[test]
+    fn each_variant_takes_the_operations_it_can_compare() {
+        use pfnscope_core::Op;
+        let grab = Op::AllocContigRange { start: 0x2000, end: 0x2200, cma: false };
+        assert_eq!(Against::V49.contest(&grab), Ok(Contest::RangeV49 { start: 0x2000, end: 0x2200 }));
+        assert_eq!(Against::Rfc2010.contest(&grab), Ok(Contest::Pages2010 { hint: 0x2000, nr: 0x200 }));
+        assert_eq!(Against::Rfc2010.contest(&Op::AllocContigPages { nr: 512 }), Ok(Contest::Pages2010 { hint: 0, nr: 512 }));
+        assert!(Against::V49.contest(&Op::AllocContigPages { nr: 512 }).unwrap_err().contains("needs a range"));
+        assert!(Against::V49.contest(&Op::Drain).unwrap_err().contains("not a contiguous allocation"));
     }
 }

@@ -48,14 +48,7 @@ impl Layer {
 
 /// "2 MiB" for 512 pages of 4 KiB.
 pub fn size_label(pages: u64, page_size: u64) -> String {
-    let bytes = pages * page_size;
-    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
-        format!("{} GiB", bytes >> 30)
-    } else if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{} KiB", bytes >> 10)
-    }
+    crate::labels::bytes_label(pages * page_size)
 }
 
 #[cfg(test)]

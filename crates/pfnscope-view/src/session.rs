@@ -347,24 +347,24 @@ impl Session {
         if !self.follow {
             return;
         }
-        let Some(step) = self.player.as_ref().and_then(|p| p.cursor.map(|i| p.trace.steps[i].clone())) else {
+        let Some((range, target, kind)) = self.player.as_ref().and_then(|p| p.cursor.map(|i| &p.trace.steps[i])).map(|s| (s.range, s.target, s.kind)) else {
             self.frame_story();
             return;
         };
-        let Some(r) = step.range else { return };
+        let Some(r) = range else { return };
         let v = self.room_view();
         let span = self.machine.pfn_span();
-        if step.kind == pfnscope_core::StepKind::Failure && r.len() <= 64 {
+        if kind == pfnscope_core::StepKind::Failure && r.len() <= 64 {
             let context = PfnRange::new(r.start.saturating_sub(96), r.end + 96);
             self.set_view(Viewport::frame(span, v.width, v.height, context));
             return;
         }
         let shown = v.visible_pfns();
         let visible = |x: PfnRange| x.start >= shown.start && x.end <= shown.end;
-        if visible(r) && step.target.is_none_or(visible) {
+        if visible(r) && target.is_none_or(visible) {
             return;
         }
-        let want = step.target.map_or(r, |t| PfnRange::new(r.start.min(t.start), r.end.max(t.end)));
+        let want = target.map_or(r, |t| PfnRange::new(r.start.min(t.start), r.end.max(t.end)));
         let want = if want.len() <= r.len() * 64 { want } else { r };
         let rows = |x: PfnRange| (x.end - 1 - span.start) / v.cols() - (x.start - span.start) / v.cols() + 1;
         if rows(want) <= v.visible_rows() {
