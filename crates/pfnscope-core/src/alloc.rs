@@ -330,6 +330,7 @@ impl Machine {
             }
         }
         self.set_page(pfn, PageWord::in_use(head));
+        self.guest_write(pfn, 1 << order);
         if kind.is_lru() {
             self.folio_add_lru(pfn);
         }

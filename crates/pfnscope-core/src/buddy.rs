@@ -60,6 +60,9 @@ impl Machine {
     /// [`Tag::Taken`], owned by the caller.
     pub(crate) fn del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
         let node = self.page_node(pfn);
+        if self.page(pfn).reported() {
+            self.count_reported(zi, order, false);
+        }
         self.list_del(node);
         self.set_page(pfn, PageWord::taken(order));
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), -1);
@@ -153,11 +156,6 @@ impl Machine {
         }
         self.leave();
     }
-
-    /// `page_reporting_notify_free()`: free page reporting is not yet
-    /// modelled, so there is nothing to notify.
-    #[inline]
-    pub(crate) fn page_reporting_notify_free(&mut self, _order: u8) {}
 
     /// `expand()` (v6.12): split a block of order `high` down to `low`; the
     /// caller keeps the low part, each upper half goes to `free_list[mt]`

@@ -87,6 +87,7 @@ impl Machine {
                 self.set_page(p, PageWord::in_use(InUse::new(PageKind::Contig)));
                 n += 1;
             }
+            self.guest_write(pfn, 1 << order);
         }
         self.note(StepKind::Action, None, || format!("split the taken blocks into {n} order-0 pages"));
         self.leave();
@@ -160,6 +161,7 @@ impl Machine {
                 for p in start + 1..end {
                     self.set_page(p, PageWord::in_use(tail));
                 }
+                self.guest_write(start, end - start);
                 Ok(stats)
             } else {
                 // 6.12 WARNs and returns -EINVAL with the taken blocks still

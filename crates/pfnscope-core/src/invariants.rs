@@ -45,6 +45,45 @@ impl Machine {
         for zi in 0..self.zones.len() {
             self.check_zone(zi)?;
         }
+        self.check_reporting()?;
+        Ok(())
+    }
+
+    /// Free page reporting: `PageReported` only on buddy heads of
+    /// `page_reporting_order` or more, and only with the mainline device
+    /// (seed 004's walk keeps no state in the guest); each zone's count of
+    /// reported pages and the host's count match what they count; an idle
+    /// mainline device has no work queued.
+    fn check_reporting(&self) -> Result<(), Violation> {
+        use crate::reporting::{ReportingPolicy, ReportingState};
+        let status = self.reporting_status();
+        let threshold = match status {
+            Some(s) if s.policy == ReportingPolicy::Mainline => Some(s.order),
+            _ => None,
+        };
+        for (i, w) in self.page_words().iter().enumerate() {
+            if w.reported() {
+                let pfn = self.pfn_span().start + i as u64;
+                match threshold {
+                    Some(t) => ensure!(w.order() >= t, "PageReported order-{} block {pfn:#x} is below page_reporting_order {t}", w.order()),
+                    None => ensure!(false, "PageReported block {pfn:#x} without a mainline reporting device"),
+                }
+            }
+        }
+        for zi in 0..self.zones.len() {
+            let span = self.zones[zi].span;
+            let pages: u64 = (span.start..span.end).filter(|&p| self.page(p).reported()).map(|p| 1u64 << self.page(p).order()).sum();
+            ensure!(pages == self.zone_reported_pages(zi), "zone {}: {pages} pages are PageReported but {} are counted", self.zones[zi].name(), self.zone_reported_pages(zi));
+        }
+        if let Some(s) = status {
+            let span = self.pfn_span();
+            let held = (span.start..span.end).filter(|&p| self.host_holds(p)).count() as u64;
+            ensure!(held == s.host_pages, "the host holds {held} pages by its bitmap but counts {}", s.host_pages);
+            if s.policy == ReportingPolicy::Mainline {
+                ensure!(s.state != ReportingState::Idle || s.due_ms.is_none(), "reporting is idle but work is queued for t = {:?} ms", s.due_ms);
+            }
+            ensure!(s.rereported_pages <= s.reported_pages, "more pages reported again ({}) than reported ({})", s.rereported_pages, s.reported_pages);
+        }
         Ok(())
     }
 
@@ -53,10 +92,15 @@ impl Machine {
     pub fn check_quiescent(&self) -> Result<(), Violation> {
         self.check_invariants()?;
         let span = self.pfn_span();
-        match (span.start..span.end).find(|&p| self.page(p).tag() == Tag::Taken) {
-            Some(p) => Err(Violation(format!("block {p:#x} was taken off the free lists and never handed out"))),
-            None => Ok(()),
+        if let Some(p) = (span.start..span.end).find(|&p| self.page(p).tag() == Tag::Taken) {
+            return Err(Violation(format!("block {p:#x} was taken off the free lists and never handed out")));
         }
+        if let Some(s) = self.reporting_status() {
+            use crate::reporting::ReportingState;
+            ensure!(s.state != ReportingState::Active, "a reporting pass is still active between operations");
+            ensure!(s.state != ReportingState::Requested || s.due_ms.is_some(), "reporting was requested but no work is queued");
+        }
+        Ok(())
     }
 
     fn check_zone(&self, zi: usize) -> Result<(), Violation> {

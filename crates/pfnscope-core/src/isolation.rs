@@ -221,12 +221,44 @@ impl Machine {
         result
     }
 
-    /// `__isolate_free_page()`: take a free block off its list (isolated
-    /// blocks ignore watermarks). The block is then in flight.
-    pub(crate) fn __isolate_free_page(&mut self, pfn: u64, order: u8) {
+    /// `__isolate_free_page()` (v6.12): take a free block off its list for
+    /// the caller. Outside ISOLATE blocks it must pass the watermark as if
+    /// allocated (min + the block, an order-0 check with ALLOC_CMA); a
+    /// block of at least half a pageblock resets every mergeable pageblock
+    /// it covers to MOVABLE with `move_freepages_block()`. The block is then
+    /// in flight. Returns false if the watermark refused it.
+    pub(crate) fn __isolate_free_page(&mut self, pfn: u64, order: u8) -> bool {
         let zi = self.zone_of(pfn).expect("free page in a zone");
         let mt = self.get_pageblock_migratetype(pfn);
+        self.enter(KernelFn::IsolateFreePage);
+        if mt != MigrateType::Isolate {
+            let watermark = self.zones[zi].watermark[crate::zone::Wmark::Min as usize] + (1u64 << order);
+            if !self.zone_watermark_ok(zi, 0, watermark, crate::geometry::ZoneType::Dma, crate::AllocFlags::CMA) {
+                self.note(StepKind::Failure, Some(PfnRange::new(pfn, pfn + (1 << order))), || {
+                    format!("taking order-{order} {pfn:#x} would break the min watermark + {} pages: refused", 1u64 << order)
+                });
+                self.leave();
+                return false;
+            }
+        }
         self.del_page_from_free_list(pfn, zi, order, mt);
+        if order + 1 >= self.geo.pageblock_order {
+            let nr = self.geo.pageblock_nr_pages();
+            let end = pfn + (1u64 << order) - 1;
+            let mut p = pfn;
+            while p < end {
+                let bmt = self.get_pageblock_migratetype(p);
+                if bmt.is_mergeable() {
+                    if bmt != MigrateType::Movable {
+                        self.note(StepKind::Decision, Some(PfnRange::new(p, p + nr)), || format!("isolating at least half a pageblock resets {bmt} pageblock {p:#x} to MOVABLE"));
+                    }
+                    self.move_freepages_block(zi, p, bmt, MigrateType::Movable);
+                }
+                p += nr;
+            }
+        }
+        self.leave();
+        true
     }
 
     /// `unset_migratetype_isolate()` (v6.12): give the pageblock back to

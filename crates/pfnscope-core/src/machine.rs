@@ -66,6 +66,12 @@ pub struct Machine {
     /// track pages by PFN (the kernel's users hold virtual addresses
     /// instead) follow them here.
     pub(crate) migrations: Vec<(u64, Option<u64>)>,
+    /// The free page reporting device, once one registered (see
+    /// [`crate::reporting`]); its state lives in the store's counters.
+    pub(crate) reporting: Option<crate::reporting::ReportingDev>,
+    /// The hypervisor's dirty log while a simulated live migration runs:
+    /// every range the guest wrote (allocated) since it was last taken.
+    pub(crate) write_log: Option<Vec<PfnRange>>,
 }
 
 impl Machine {
@@ -199,7 +205,7 @@ impl Machine {
             .collect();
 
         let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
-        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, pcp_disabled: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new() };
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, pcp_disabled: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new(), reporting: None, write_log: None };
         for k in 0..nr_heads {
             let node = (nr_pages + k) as u32;
             m.store.set_head(k, node, node);
@@ -470,6 +476,11 @@ impl Machine {
         let (prev, _) = self.links(head);
         (prev != head).then(|| self.node_pfn(prev))
     }
+    /// The entry after `pfn`'s on the list headed by `head`, if any.
+    pub(crate) fn list_next(&self, pfn: u64, head: u32) -> Option<u64> {
+        let (_, next) = self.links(self.page_node(pfn));
+        (next != head).then(|| self.node_pfn(next))
+    }
     pub(crate) fn list_empty(&self, head: u32) -> bool {
         self.links(head).1 == head
     }
@@ -567,7 +578,7 @@ impl Machine {
     /// head was written (its tails take their color and shape from it),
     /// and every pageblock whose type was written. Sorted and merged.
     pub fn touched_pfns(&self, a: usize, b: usize) -> Vec<PfnRange> {
-        let (pages, blocks) = self.store.touched(a, b);
+        let (pages, blocks, counters) = self.store.touched(a, b);
         let nr = self.geo.pageblock_nr_pages();
         let mut out: Vec<PfnRange> = Vec::with_capacity(pages.len() + blocks.len());
         for (i, old, new) in pages {
@@ -582,6 +593,7 @@ impl Machine {
             let pfn = self.base_pfn + b as u64 * nr;
             out.push(PfnRange::new(pfn, pfn + nr));
         }
+        out.extend(self.host_bitmap_changes(&counters));
         out.sort_by_key(|r| r.start);
         let mut merged: Vec<PfnRange> = Vec::with_capacity(out.len());
         for r in out {

@@ -11,6 +11,8 @@ use crate::page::PageKind;
 
 /// The most workload steps one [`Op::Age`] runs: each is traced.
 pub const MAX_AGE_STEPS: u64 = 20_000;
+/// The longest one [`Op::Wait`] lets pass: an hour.
+pub const MAX_WAIT_MS: u64 = 3_600_000;
 
 /// An operation on the machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub enum Op {
     Drain,
     /// Runs more steps of a workload preset on the current machine.
     Age { workload: String, seed: u64, steps: u64 },
+    /// Lets simulated time pass: queued free page reporting work runs.
+    Wait { ms: u64 },
+    /// Seed 004's `walk_free_mem_block()` once, every block to the host.
+    WalkFreeMemBlock { min_order: u8 },
     /// Pins (short-term unless `longterm`) the first LRU page in a range:
     /// "an O_DIRECT read in flight here".
     PinFirstIn { start: u64, end: u64, #[serde(default)] longterm: bool },
@@ -73,6 +79,8 @@ impl Op {
             Op::AllocContigPages2010 { hint, nr } => format!("2010 alloc_contig_pages(hint {hint:#x}, {nr} pages)"),
             Op::Drain => "drain_all_pages() + lru_add_drain_all()".into(),
             Op::Age { workload, seed, steps } => format!("{steps} steps of the {workload} workload (seed {seed})"),
+            Op::Wait { ms } => format!("wait {ms} ms"),
+            Op::WalkFreeMemBlock { min_order } => format!("walk_free_mem_block(min_order={min_order}) (seed 004)"),
             Op::PinFirstIn { start, end, longterm } => format!("pin the first LRU page in {start:#x}-{end:#x}{}", if *longterm { " (FOLL_LONGTERM)" } else { "" }),
         }
     }
@@ -145,6 +153,20 @@ impl Op {
                 w.run(m, *steps, |_| {});
                 Ok(format!("ran {steps} steps of {workload}; {} allocation(s) still held by it", w.live().len()))
             }
+            Op::Wait { ms } => {
+                if *ms > MAX_WAIT_MS {
+                    return Err(format!("at most {MAX_WAIT_MS} ms at a time, not {ms}"));
+                }
+                let passes = m.advance_clock(*ms);
+                Ok(match m.reporting_status() {
+                    None => format!("{ms} ms passed; no reporting device, so nothing was queued"),
+                    Some(s) => format!("{ms} ms passed (t = {} ms): {passes} reporting pass(es); the host holds {} pages", s.clock_ms, s.host_pages),
+                })
+            }
+            Op::WalkFreeMemBlock { min_order } => m
+                .free_page_hint_walk(*min_order)
+                .map(|s| format!("reported free blocks of order {min_order} or more; the host holds {} pages", s.host_pages))
+                .map_err(|x| e(&x)),
             Op::PinFirstIn { start, end, longterm } => {
                 let lru = (*start..*end).find(|&p| m.page(p).as_in_use().is_some_and(|u| u.kind.is_lru() && !u.flags.contains(crate::page::PageFlags::TAIL)));
                 let pfn = lru.ok_or_else(|| format!("no LRU page in {start:#x}-{end:#x} to pin"))?;
@@ -190,6 +212,10 @@ mod tests {
             Op::AllocContigRangeV4 { start: 0x2400, end: 0x2600 },
             Op::AllocContigPages2010 { hint: 0, nr: 100 },
             Op::Drain,
+            Op::Wait { ms: 2000 },
+            Op::WalkFreeMemBlock { min_order: 9 },
+            Op::Wait { ms: 2000 },
+            Op::WalkFreeMemBlock { min_order: 99 },
             Op::PinFirstIn { start: 0x0, end: 0x10, longterm: false },
             Op::Age { workload: "vm-host".into(), seed: 1, steps: 300 },
             Op::Age { workload: "nope".into(), seed: 1, steps: 300 },

@@ -9,6 +9,10 @@ use crate::machine::Machine;
 use crate::ops::Op;
 use crate::workload::{Workload, WorkloadSpec};
 
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// A reproducible starting state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +29,13 @@ pub struct Scenario {
     /// Workload steps to run.
     #[serde(default)]
     pub steps: u64,
+    /// The free page reporting device registered at boot.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reporting: crate::reporting::ReportingPolicy,
+    /// `page_reporting_order` (or the walk's `min_order`); none for the
+    /// driver's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting_order: Option<u8>,
     /// Operations run after the workload, untraced: the stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<Op>,
@@ -44,6 +55,8 @@ impl Default for Scenario {
             workload: Some("desktop".into()),
             seed: 42,
             steps: 12_000,
+            reporting: Default::default(),
+            reporting_order: None,
             setup: vec![Op::Drain],
             play: Some(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }),
         }
@@ -72,6 +85,8 @@ impl Scenario {
             workload: None,
             seed: 0,
             steps: 0,
+            reporting: Default::default(),
+            reporting_order: None,
             setup: vec![place(0x2010, Anon), place(0x2030, File), place(0x2100, SlabUnmovable), place(0x2180, Anon)],
             play: Some(Op::AllocContigRange { start: 0x2000, end: 0x2200, cma: false }),
         }
@@ -118,7 +133,8 @@ impl Scenario {
     pub fn prepare(&self) -> Result<(Machine, Option<Workload>)> {
         self.validate()?;
         let spec = MachineSpec::preset(&self.machine).expect("validated");
-        let m = Machine::new(spec)?;
+        let mut m = Machine::new(spec)?;
+        m.page_reporting_register(self.reporting, self.reporting_order)?;
         let w = match &self.workload {
             Some(name) => Some(Workload::new(WorkloadSpec::preset(name).expect("validated"), self.seed)?),
             None => None,

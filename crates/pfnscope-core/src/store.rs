@@ -48,6 +48,10 @@ impl Entry {
     }
 }
 
+/// What a journal span wrote: page words (index, old, new), pageblock
+/// indices, and counters (index, old, new).
+pub type Touched = (Vec<(usize, PageWord, PageWord)>, Vec<usize>, Vec<(usize, u64, u64)>);
+
 /// The state arrays and their journal.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
@@ -152,6 +156,16 @@ impl Store {
         self.counters[i] = v;
     }
 
+    /// Appends `n` zeroed counters and returns the index of the first: a
+    /// device registered after boot (free page reporting) keeps its state
+    /// here, journaled like the rest. Earlier journal entries keep their
+    /// indices, so history stays valid.
+    pub fn grow_counters(&mut self, n: usize) -> usize {
+        let base = self.counters.len();
+        self.counters.resize(base + n, 0);
+        base
+    }
+
     /// Turns journaling on or off. Off, writes cost nothing extra (the
     /// workload generator builds big machines this way).
     pub fn set_journaling(&mut self, on: bool) {
@@ -205,18 +219,20 @@ impl Store {
     /// The page and pageblock writes between two journal positions (either
     /// order): for each page, its index with the old and the new word; for
     /// each pageblock, its index. What a front end must redraw.
-    pub fn touched(&self, a: usize, b: usize) -> (Vec<(usize, PageWord, PageWord)>, Vec<usize>) {
+    pub fn touched(&self, a: usize, b: usize) -> Touched {
         let (lo, hi) = (a.min(b).min(self.journal.len()), a.max(b).min(self.journal.len()));
         let mut pages = Vec::new();
         let mut blocks = Vec::new();
+        let mut counters = Vec::new();
         for e in &self.journal[lo..hi] {
             match e.area() {
                 Area::Page => pages.push((e.index(), PageWord(e.old), PageWord(e.new))),
                 Area::Block => blocks.push(e.index()),
-                _ => {}
+                Area::Counter => counters.push((e.index(), e.old, e.new)),
+                Area::Head => {}
             }
         }
-        (pages, blocks)
+        (pages, blocks, counters)
     }
 
     /// A 64-bit FNV-1a hash of every state array: equal states have equal

@@ -115,17 +115,31 @@ kernel_fns! {
     PinUserPages => "pin_user_pages" in "mm/gup.c",
     BreakDownBuddyPages => "break_down_buddy_pages" in "mm/page_alloc.c",
     CheckAndMigrateMovablePages => "check_and_migrate_movable_pages" in "mm/gup.c",
+    PageReportingRegister => "page_reporting_register" in "mm/page_reporting.c",
+    PageReportingRequest => "__page_reporting_request" in "mm/page_reporting.c",
+    PageReportingProcess => "page_reporting_process" in "mm/page_reporting.c",
+    PageReportingProcessZone => "page_reporting_process_zone" in "mm/page_reporting.c",
+    PageReportingCycle => "page_reporting_cycle" in "mm/page_reporting.c",
+    PageReportingDrain => "page_reporting_drain" in "mm/page_reporting.c",
+    VirtballoonFreePageReport => "virtballoon_free_page_report" in "drivers/virtio/virtio_balloon.c",
+    WalkFreeMemBlock => "walk_free_mem_block" in "mm/page_alloc.c",
+    WalkFreePageList => "walk_free_page_list" in "mm/page_alloc.c",
+    ReportPfnRange2017 => "report_pfn_range" in "drivers/virtio/virtio_balloon.c",
 }
 
 impl KernelFn {
     /// The kernel the function's behaviour is taken from: v6.12, the
     /// kernel of a historical variant (v4.9 for seed 001, v2.6.36 for the
-    /// mainline code seed 002 calls), or the 2010 RFC mail itself.
+    /// mainline code seed 002 calls), or a patch that was never merged: the
+    /// 2010 RFC (seed 002) or the 2017 free page walk (seed 004). The
+    /// callback `report_pfn_range` is named after the seed's parameter:
+    /// the driver function the seed's series passed is not in the seed.
     pub const fn version(self) -> &'static str {
         match self {
             KernelFn::AllocContigRangeV4 | KernelFn::SetMigratetypeIsolateV4 | KernelFn::HasUnmovablePagesV4 | KernelFn::MigratePrepV4 => "v4.9",
             KernelFn::SetMigratetypeIsolate2010 => "v2.6.36",
             KernelFn::AllocContigPages2010 | KernelFn::FindContigBlock2010 | KernelFn::DoMigrateRange2010 | KernelFn::AllocContigFreedPages2010 => "2010 RFC",
+            KernelFn::WalkFreeMemBlock | KernelFn::WalkFreePageList | KernelFn::ReportPfnRange2017 => "2017 patch",
             _ => KERNEL_VERSION,
         }
     }
@@ -136,6 +150,8 @@ impl KernelFn {
         match self.version() {
             // The 2010 RFC was never merged: link its mail.
             "2010 RFC" => "https://lore.kernel.org/all/20100903192943.6B3B.A69D9226@jp.fujitsu.com/".into(),
+            // Seed 004 was posted in many versions: search the archive.
+            "2017 patch" => "https://lore.kernel.org/all/?q=walk_free_mem_block".into(),
             v => format!("https://elixir.bootlin.com/linux/{v}/C/ident/{}", self.name()),
         }
     }
@@ -239,7 +255,7 @@ mod tests {
         for f in KernelFn::ALL {
             let url = f.source_url();
             match f.version() {
-                "2010 RFC" => assert!(url.starts_with("https://lore.kernel.org/")),
+                "2010 RFC" | "2017 patch" => assert!(url.starts_with("https://lore.kernel.org/")),
                 v => {
                     assert!(url.starts_with(&format!("https://elixir.bootlin.com/linux/{v}/C/ident/")), "{url}");
                     assert!(url.ends_with(f.name()));

@@ -230,6 +230,7 @@ impl Machine {
             for p in pfn..pfn + (1 << order) {
                 self.set_page(p, PageWord::in_use(InUse::new(PageKind::Contig)));
             }
+            self.guest_write(pfn, 1 << order);
             pfn += 1 << order;
         }
         let outer_end = pfn;

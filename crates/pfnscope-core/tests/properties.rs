@@ -1,7 +1,7 @@
 //! Property tests: random operation sequences keep every invariant, bad
 //! requests are errors that change nothing, and traces play back exactly.
 
-use pfnscope_core::{Gfp, Machine, MachineSpec, MigrateType, PageKind};
+use pfnscope_core::{Gfp, Machine, MachineSpec, MigrateType, PageKind, ReportingPolicy};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -19,6 +19,10 @@ enum Op {
     CmaAlloc { count: u64, align: u8 },
     CmaRelease { nth: usize },
     Pin { nth: usize, longterm: bool },
+    /// Simulated time passes: queued reporting runs.
+    Wait { ms: u64 },
+    /// Seed 004's walk, reported to the host.
+    Walk { min_order: u8 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,6 +39,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1u64..700, 0u8..=10).prop_map(|(count, align)| Op::CmaAlloc { count, align }),
         1 => any::<usize>().prop_map(|nth| Op::CmaRelease { nth }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(nth, longterm)| Op::Pin { nth, longterm }),
+        1 => prop_oneof![Just(500u64), Just(2000), Just(5000)].prop_map(|ms| Op::Wait { ms }),
+        1 => (0u8..=11).prop_map(|min_order| Op::Walk { min_order }),
     ]
 }
 
@@ -47,6 +53,14 @@ struct Held {
 
 fn machine(which: bool) -> Machine {
     Machine::new(if which { MachineSpec::teaching_64m() } else { MachineSpec::teaching_16m() }).unwrap()
+}
+
+/// A machine with a reporting policy: none, mainline or seed 004's walk,
+/// at an order low enough for a teaching machine's zones to pass the gate.
+fn reporting_machine(which: bool, policy: usize, order: u8) -> Machine {
+    let mut m = machine(which);
+    m.page_reporting_register(ReportingPolicy::ALL[policy % 3], Some(order)).unwrap();
+    m
 }
 
 /// Kinds the allocator hands out (reserved and offline pages come from
@@ -131,6 +145,13 @@ fn apply_op(m: &mut Machine, live: &mut Vec<(u64, u8)>, held: &mut Held, op: &Op
                 m.cma_release(0, p, n).unwrap();
             }
         }
+        Op::Wait { ms } => {
+            m.advance_clock(ms);
+        }
+        Op::Walk { min_order } => {
+            let r = m.free_page_hint_walk(min_order);
+            assert_eq!(r.is_ok(), min_order <= m.geometry().max_order && m.reporting_status().is_some());
+        }
         Op::Pin { nth, longterm } => {
             if !live.is_empty() {
                 let i = nth % live.len();
@@ -150,8 +171,8 @@ proptest! {
     /// 10,000 random sequences on two machines; `check_invariants()` after
     /// every operation.
     #[test]
-    fn invariants_hold_after_every_operation(big in any::<bool>(), ops in prop::collection::vec(op(), 1..40)) {
-        let mut m = machine(big);
+    fn invariants_hold_after_every_operation(big in any::<bool>(), policy in 0usize..3, order in 0u8..=10, ops in prop::collection::vec(op(), 1..40)) {
+        let mut m = reporting_machine(big, policy, order);
         let mut live = Vec::new();
         let mut held = Held::default();
         for op in &ops {
@@ -186,14 +207,15 @@ proptest! {
     /// seeking to the start restores the state exactly, and back to the end
     /// again.
     #[test]
-    fn traces_seek_back_and_forth_exactly(prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
-        let mut m = machine(true);
+    fn traces_seek_back_and_forth_exactly(policy in 0usize..3, order in 0u8..=10, prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
+        let mut m = reporting_machine(true, policy, order);
         let mut live = Vec::new();
         let mut held = Held::default();
         for op in &prefix {
             apply(&mut m, &mut live, &mut held, op);
         }
         let before = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
+        let before_print = m.fingerprint();
         let mut live2 = live.clone();
         let ((), trace) = m.record("ops", |m| for op in &recorded { apply(m, &mut live2, &mut held, op) });
         let after = (m.page_words().to_vec(), m.pageblock_flags().to_vec());
@@ -206,6 +228,7 @@ proptest! {
         }
         m.seek(trace.position_after(None));
         prop_assert!(before.0 == m.page_words() && before.1 == m.pageblock_flags());
+        prop_assert_eq!(before_print, m.fingerprint(), "counters, reporting state and the host's bitmap step back too");
         m.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
         m.seek(end);
         prop_assert!(after.0 == m.page_words() && after.1 == m.pageblock_flags());
