@@ -12,10 +12,12 @@
 //! pfnscope contiguity server.pfns --size 2M --json
 //! pfnscope reporting default --seconds 30 --order 3
 //! pfnscope migrate server.pfns --min-order 0
+//! pfnscope regions default --region-size 8M
 //! ```
 
 mod compare;
 mod diagnose;
+mod regions;
 mod reporting;
 
 use std::process::ExitCode;
@@ -154,6 +156,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Memory regions that could be powered down over time, the same
+    /// workload on mainline 6.12 and on seed 003's region allocator (2013,
+    /// not merged), with kmempowerd evacuating lightly used regions.
+    Regions {
+        /// A built-in scenario or a scenario JSON file: its machine,
+        /// workload and seed.
+        scenario: String,
+        /// Region size: pages or bytes with a unit (default 512M, the series').
+        #[arg(long)]
+        region_size: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        steps: u64,
+        #[arg(long, default_value_t = 1_000)]
+        sample_every: u64,
+        /// The fill the workload aims for in the first half of the run,
+        /// percent of memory.
+        #[arg(long, default_value_t = 90)]
+        peak: u8,
+        /// The fill it aims for in the second half, once the load ended.
+        #[arg(long, default_value_t = 20)]
+        fill: u8,
+        /// kmempowerd's threshold, percent used; 0 turns it off.
+        #[arg(long, default_value_t = 25)]
+        evacuate: u8,
+        #[arg(long)]
+        json: bool,
+    },
     /// Reconstruct a machine from a snapshot and describe it.
     Import {
         file: std::path::PathBuf,
@@ -202,7 +231,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                     Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
                 }
-                None => Scenario { title: "command line".into(), machine, workload, seed, steps, reporting: Default::default(), reporting_order: None, setup: vec![], play: None },
+                None => Scenario { title: "command line".into(), machine, workload, seed, steps, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None },
             };
             let m = scenario.build().map_err(|e| e.to_string())?;
             print!("{}", render(&m, format));
@@ -278,6 +307,26 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate { file, workload, seed, min_order, pages_per_ms, json } => {
             let cfg = pfnscope_core::reporting::live_migration::MigrationConfig { workload, seed, min_order, pages_per_ms, ..Default::default() };
             print!("{}", reporting::migrate(&file, &cfg, json)?);
+            Ok(())
+        }
+        Command::Regions { scenario, region_size, steps, sample_every, peak, fill, evacuate, json } => {
+            let page_size = diagnose::load_scenario(&scenario)
+                .ok()
+                .and_then(|s| MachineSpec::preset(&s.machine))
+                .map_or(4096, |m| 1u64 << m.geometry.page_shift);
+            let region_pages = match region_size {
+                Some(t) => Some(pfnscope_view::session::parse_size(&t, page_size)?),
+                None => None,
+            };
+            let cfg = pfnscope_core::regions::timeline::RegionTimelineConfig {
+                region_pages,
+                steps,
+                sample_every,
+                evacuate_pct: (evacuate > 0).then_some(evacuate),
+                peak_fill_pct: Some(peak),
+                fill_pct: Some(fill),
+            };
+            print!("{}", regions::regions(&scenario, &cfg, json)?);
             Ok(())
         }
         Command::Import { file, json } => {

@@ -122,7 +122,7 @@ impl Machine {
         if free <= min + self.zones[zi].lowmem_reserve[highest as usize] as i64 {
             return false;
         }
-        if order == 0 {
+        if order == 0 || self.region_allocator_has(zi) {
             return true;
         }
         (order..=self.geo.max_order).any(|o| {
@@ -152,6 +152,9 @@ impl Machine {
             page = self.__rmqueue_cma_fallback(zi, order);
         }
         if page.is_none() {
+            page = self.__rmqueue_smallest(zi, order, mt);
+        }
+        if page.is_none() && self.region_allocator_refill(zi, mt) {
             page = self.__rmqueue_smallest(zi, order, mt);
         }
         if page.is_none() && cma {

@@ -49,32 +49,49 @@ impl Machine {
     pub(crate) fn add_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType, tail: bool) {
         let node = self.page_node(pfn);
         self.set_page(pfn, PageWord::listed(Tag::Buddy, order));
-        let head = self.zones[zi].free_list(order, mt.index());
-        self.list_add(node, head, tail);
+        if self.region_allocator_on() {
+            self.sorted_list_add(pfn, zi, order, mt, tail);
+        } else {
+            let head = self.zones[zi].free_list(order, mt.index());
+            self.list_add(node, head, tail);
+        }
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), 1);
         self.account_freepages(zi, 1i64 << order, mt);
+        self.region_account(zi, pfn, 1i64 << order);
     }
 
     /// `del_page_from_free_list()`: off the list, `PageBuddy` and
     /// `PageReported` cleared, unaccounted; the block is now
     /// [`Tag::Taken`], owned by the caller.
     pub(crate) fn del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
+        self.region_release_for(zi, pfn);
         let node = self.page_node(pfn);
         if self.page(pfn).reported() {
             self.count_reported(zi, order, false);
         }
-        self.list_del(node);
+        if self.region_allocator_on() {
+            self.sorted_list_del(pfn, zi, order, mt);
+        } else {
+            self.list_del(node);
+        }
         self.set_page(pfn, PageWord::taken(order));
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), -1);
         self.account_freepages(zi, -(1i64 << order), mt);
+        self.region_account(zi, pfn, -(1i64 << order));
     }
 
     /// `move_to_free_list()`: to the tail of another type's list.
     pub(crate) fn move_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, old_mt: MigrateType, new_mt: MigrateType) {
+        self.region_release_for(zi, pfn);
         let node = self.page_node(pfn);
-        self.list_del(node);
-        let head = self.zones[zi].free_list(order, new_mt.index());
-        self.list_add(node, head, true);
+        if self.region_allocator_on() {
+            self.sorted_list_del(pfn, zi, order, old_mt);
+            self.sorted_list_add(pfn, zi, order, new_mt, true);
+        } else {
+            self.list_del(node);
+            let head = self.zones[zi].free_list(order, new_mt.index());
+            self.list_add(node, head, true);
+        }
         self.account_freepages(zi, -(1i64 << order), old_mt);
         self.account_freepages(zi, 1i64 << order, new_mt);
     }
@@ -154,6 +171,7 @@ impl Machine {
         if !fpi.skip_report_notify {
             self.page_reporting_notify_free(order);
         }
+        self.region_after_free(zi, pfn, order);
         self.leave();
     }
 

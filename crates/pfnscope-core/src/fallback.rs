@@ -96,6 +96,12 @@ impl Machine {
             if block_mt == MigrateType::HighAtomic {
                 break 'steal None;
             }
+            if self.region_allocator_on() {
+                self.note(StepKind::Decision, Some(PfnRange::new(pfn, pfn + (1 << current))), || {
+                    format!("region allocator (2013): borrow the block; pageblock ownership stays {block_mt}")
+                });
+                break 'steal None;
+            }
             if current >= pb {
                 // Take ownership of every pageblock the block covers.
                 self.del_page_from_free_list(pfn, zi, current, block_mt);
@@ -182,6 +188,16 @@ impl Machine {
             let w = self.page(p);
             if w.tag() != Tag::Buddy {
                 p += 1;
+                continue;
+            }
+            if self.page_in_region_allocator(p) {
+                // Seed 003: move the whole region to the MOVABLE lists,
+                // then try this page again from there.
+                let r = self.region_of(zi, p);
+                self.enter(KernelFn::MoveFreepages2013);
+                self.note(StepKind::Decision, Some(PfnRange::new(p, p + (1 << w.order()))), || format!("{p:#x} is in the region allocator: region {r} goes to the MOVABLE lists first"));
+                self.__del_from_region_allocator(zi, r, MigrateType::Movable);
+                self.leave();
                 continue;
             }
             let order = w.order();

@@ -46,6 +46,51 @@ impl Machine {
             self.check_zone(zi)?;
         }
         self.check_reporting()?;
+        self.check_regions()?;
+        Ok(())
+    }
+
+    /// Memory regions: each region's free count is what its lists and the
+    /// region allocator hold; a region in the region allocator is all free
+    /// MAX_ORDER blocks; with the region allocator, every free list is in
+    /// region order and each region's first entry and count are right.
+    fn check_regions(&self) -> Result<(), Violation> {
+        let Some(spec) = self.region_spec() else { return Ok(()) };
+        let sorted = spec.policy == crate::regions::AllocatorPolicy::Regions;
+        for zi in 0..self.zones.len() {
+            let name = self.zones[zi].name();
+            let nr = self.zone_regions(zi);
+            let mut free = vec![0u64; nr];
+            for order in 0..=self.geo.max_order {
+                for mt in MigrateType::ALL {
+                    let pfns = self.list_pfns(self.zones[zi].free_list(order, mt.index()));
+                    let regions: Vec<usize> = pfns.iter().map(|&p| self.region_of(zi, p)).collect();
+                    for &r in &regions {
+                        free[r] += 1 << order;
+                    }
+                    if sorted {
+                        ensure!(regions.windows(2).all(|w| w[0] <= w[1]), "{name}: free_list[{order}][{mt}] is not in region order: {regions:?}");
+                        for r in 0..nr {
+                            let count = regions.iter().filter(|&&q| q == r).count() as u64;
+                            ensure!(count == self.mr_count(zi, order, mt, r), "{name}: region {r} has {count} entries on free_list[{order}][{mt}] but counts {}", self.mr_count(zi, order, mt, r));
+                            let first = regions.iter().position(|&q| q == r).map(|i| self.page_node(pfns[i]));
+                            ensure!(first == self.mr_first(zi, order, mt, r), "{name}: region {r}'s first entry on free_list[{order}][{mt}] is wrong");
+                        }
+                    }
+                }
+            }
+            for (r, listed) in free.iter().enumerate() {
+                let held = if self.region_in_allocator(zi, r) {
+                    ensure!(sorted, "{name}: region {r} is in a region allocator that does not run");
+                    ensure!(*listed == 0, "{name}: region {r} is in the region allocator but {listed} of its pages are on the lists");
+                    ensure!(self.region_all_max_blocks(zi, r), "{name}: region {r} is in the region allocator but not all free MAX_ORDER blocks");
+                    self.region_present_pages(zi, r)
+                } else {
+                    0
+                };
+                ensure!(listed + held == self.region_free_pages(zi, r), "{name}: region {r} counts {} free pages but holds {}", self.region_free_pages(zi, r), listed + held);
+            }
+        }
         Ok(())
     }
 
@@ -109,6 +154,7 @@ impl Machine {
         let pb = self.geo.pageblock_order;
         let mut buddy_heads = 0u64;
         let mut pcp_heads = 0u64;
+        let mut ra_pages = 0i64;
         let mut pfn = z.span.start;
         while pfn < z.span.end {
             let w = self.page(pfn);
@@ -125,6 +171,11 @@ impl Machine {
                         ensure!(self.page(t).tag() == Tag::FreeTail, "{name}: page {t:#x} inside free block {pfn:#x} is {:?}", self.page(t).state());
                     }
                     match w.tag() {
+                        Tag::Buddy if self.page_in_region_allocator(pfn) => {
+                            ensure!(order == self.geo.max_order, "{name}: order-{order} block {pfn:#x} is in the region allocator, which holds only MAX_ORDER blocks");
+                            ensure!(self.get_pageblock_migratetype(pfn) == MigrateType::Movable, "{name}: the region allocator's block {pfn:#x} is not MOVABLE");
+                            ra_pages += 1 << order;
+                        }
                         Tag::Buddy => {
                             buddy_heads += 1;
                             self.check_buddy_block(zi, pfn, order)?;
@@ -185,7 +236,7 @@ impl Machine {
             listed += in_order;
         }
         ensure!(listed == buddy_heads, "{name}: {buddy_heads} PageBuddy heads but {listed} on the free lists");
-        ensure!(free_pages == self.zone_free_pages(zi), "{name}: NR_FREE_PAGES = {} but the lists hold {free_pages}", self.zone_free_pages(zi));
+        ensure!(free_pages + ra_pages == self.zone_free_pages(zi), "{name}: NR_FREE_PAGES = {} but the lists hold {free_pages} and the region allocator {ra_pages}", self.zone_free_pages(zi));
         let counted_cma = self.zone_counter(zi, ZoneCounter::FreeCmaPages);
         ensure!(free_cma == counted_cma, "{name}: NR_FREE_CMA_PAGES = {counted_cma} but CMA lists hold {free_cma}");
         let counted_ha = self.zone_counter(zi, ZoneCounter::NrFreeHighatomic);

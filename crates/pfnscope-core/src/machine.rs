@@ -72,6 +72,9 @@ pub struct Machine {
     /// The hypervisor's dirty log while a simulated live migration runs:
     /// every range the guest wrote (allocated) since it was last taken.
     pub(crate) write_log: Option<Vec<PfnRange>>,
+    /// Memory regions and the 2013 region allocator (see
+    /// [`crate::regions`]); their state lives in the store's counters.
+    pub(crate) regions: Option<crate::regions::Regions>,
 }
 
 impl Machine {
@@ -205,7 +208,7 @@ impl Machine {
             .collect();
 
         let store = Store::new(nr_pages, nr_blocks, nr_heads, global_counters + counters_per_zone * spec.zones.len());
-        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, pcp_disabled: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new(), reporting: None, write_log: None };
+        let mut m = Machine { spec, geo, base_pfn, zones, store, recorder: None, cpu: 0, pcp_disabled: 0, lru_disabled: 0, fatal_signal_pending: false, cma, migrations: Vec::new(), reporting: None, write_log: None, regions: None };
         for k in 0..nr_heads {
             let node = (nr_pages + k) as u32;
             m.store.set_head(k, node, node);

@@ -54,6 +54,9 @@ pub enum Op {
     Wait { ms: u64 },
     /// Seed 004's `walk_free_mem_block()` once, every block to the host.
     WalkFreeMemBlock { min_order: u8 },
+    /// One pass of seed 003's `kmempowerd`: evacuate regions at most this
+    /// percent used.
+    Kmempowerd { max_used_pct: u8 },
     /// Pins (short-term unless `longterm`) the first LRU page in a range:
     /// "an O_DIRECT read in flight here".
     PinFirstIn { start: u64, end: u64, #[serde(default)] longterm: bool },
@@ -80,6 +83,7 @@ impl Op {
             Op::Drain => "drain_all_pages() + lru_add_drain_all()".into(),
             Op::Age { workload, seed, steps } => format!("{steps} steps of the {workload} workload (seed {seed})"),
             Op::Wait { ms } => format!("wait {ms} ms"),
+            Op::Kmempowerd { max_used_pct } => format!("kmempowerd: evacuate regions at most {max_used_pct}% used (seed 003)"),
             Op::WalkFreeMemBlock { min_order } => format!("walk_free_mem_block(min_order={min_order}) (seed 004)"),
             Op::PinFirstIn { start, end, longterm } => format!("pin the first LRU page in {start:#x}-{end:#x}{}", if *longterm { " (FOLL_LONGTERM)" } else { "" }),
         }
@@ -163,6 +167,14 @@ impl Op {
                     Some(s) => format!("{ms} ms passed (t = {} ms): {passes} reporting pass(es); the host holds {} pages", s.clock_ms, s.host_pages),
                 })
             }
+            Op::Kmempowerd { max_used_pct } => {
+                if !m.region_allocator_on() {
+                    return Err("kmempowerd belongs to the region allocator: choose allocator = regions".into());
+                }
+                let s = m.kmempowerd(*max_used_pct);
+                let (free, all) = m.powerable_regions();
+                Ok(format!("tried {} region(s): {} emptied, {} refused, {} folio(s) migrated; {free} of {all} regions could be powered down", s.tried, s.emptied, s.refused, s.migrated))
+            }
             Op::WalkFreeMemBlock { min_order } => m
                 .free_page_hint_walk(*min_order)
                 .map(|s| format!("reported free blocks of order {min_order} or more; the host holds {} pages", s.host_pages))
@@ -216,6 +228,7 @@ mod tests {
             Op::WalkFreeMemBlock { min_order: 9 },
             Op::Wait { ms: 2000 },
             Op::WalkFreeMemBlock { min_order: 99 },
+            Op::Kmempowerd { max_used_pct: 50 },
             Op::PinFirstIn { start: 0x0, end: 0x10, longterm: false },
             Op::Age { workload: "vm-host".into(), seed: 1, steps: 300 },
             Op::Age { workload: "nope".into(), seed: 1, steps: 300 },

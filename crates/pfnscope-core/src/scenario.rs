@@ -36,6 +36,13 @@ pub struct Scenario {
     /// driver's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reporting_order: Option<u8>,
+    /// The page allocator: mainline 6.12 or seed 003's region allocator.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allocator: crate::regions::AllocatorPolicy,
+    /// Pages per memory region (the series' 512 MiB if none). Set, or
+    /// with the region allocator, the machine is cut into regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_pages: Option<u64>,
     /// Operations run after the workload, untraced: the stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<Op>,
@@ -57,6 +64,8 @@ impl Default for Scenario {
             steps: 12_000,
             reporting: Default::default(),
             reporting_order: None,
+            allocator: Default::default(),
+            region_pages: None,
             setup: vec![Op::Drain],
             play: Some(Op::AllocContigRange { start: 0x3400, end: 0x3600, cma: false }),
         }
@@ -87,6 +96,8 @@ impl Scenario {
             steps: 0,
             reporting: Default::default(),
             reporting_order: None,
+            allocator: Default::default(),
+            region_pages: None,
             setup: vec![place(0x2010, Anon), place(0x2030, File), place(0x2100, SlabUnmovable), place(0x2180, Anon)],
             play: Some(Op::AllocContigRange { start: 0x2000, end: 0x2200, cma: false }),
         }
@@ -135,6 +146,9 @@ impl Scenario {
         let spec = MachineSpec::preset(&self.machine).expect("validated");
         let mut m = Machine::new(spec)?;
         m.page_reporting_register(self.reporting, self.reporting_order)?;
+        if self.allocator == crate::regions::AllocatorPolicy::Regions || self.region_pages.is_some() {
+            m.regions_register(self.allocator, self.region_pages)?;
+        }
         let w = match &self.workload {
             Some(name) => Some(Workload::new(WorkloadSpec::preset(name).expect("validated"), self.seed)?),
             None => None,

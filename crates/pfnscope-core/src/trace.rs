@@ -125,6 +125,10 @@ kernel_fns! {
     WalkFreeMemBlock => "walk_free_mem_block" in "mm/page_alloc.c",
     WalkFreePageList => "walk_free_page_list" in "mm/page_alloc.c",
     ReportPfnRange2017 => "report_pfn_range" in "drivers/virtio/virtio_balloon.c",
+    MoveFreepages2013 => "move_freepages" in "mm/page_alloc.c",
+    DelFromRegionAllocator2013 => "__del_from_region_allocator" in "mm/page_alloc.c",
+    AddToRegionAllocator2013 => "add_to_region_allocator" in "mm/page_alloc.c",
+    Kmempowerd2013 => "kmempowerd" in "mm/page_alloc.c",
 }
 
 impl KernelFn {
@@ -134,12 +138,17 @@ impl KernelFn {
     /// 2010 RFC (seed 002) or the 2017 free page walk (seed 004). The
     /// callback `report_pfn_range` is named after the seed's parameter:
     /// the driver function the seed's series passed is not in the seed.
+    /// The 2013 region allocator's steps (seed 003, v4 series) use the names
+    /// the seed and its cover letters give (`move_freepages`,
+    /// `__del_from_region_allocator`, `kmempowerd`);
+    /// `add_to_region_allocator` is named after its counterpart.
     pub const fn version(self) -> &'static str {
         match self {
             KernelFn::AllocContigRangeV4 | KernelFn::SetMigratetypeIsolateV4 | KernelFn::HasUnmovablePagesV4 | KernelFn::MigratePrepV4 => "v4.9",
             KernelFn::SetMigratetypeIsolate2010 => "v2.6.36",
             KernelFn::AllocContigPages2010 | KernelFn::FindContigBlock2010 | KernelFn::DoMigrateRange2010 | KernelFn::AllocContigFreedPages2010 => "2010 RFC",
             KernelFn::WalkFreeMemBlock | KernelFn::WalkFreePageList | KernelFn::ReportPfnRange2017 => "2017 patch",
+            KernelFn::MoveFreepages2013 | KernelFn::DelFromRegionAllocator2013 | KernelFn::AddToRegionAllocator2013 | KernelFn::Kmempowerd2013 => "2013 v4 series",
             _ => KERNEL_VERSION,
         }
     }
@@ -152,6 +161,7 @@ impl KernelFn {
             "2010 RFC" => "https://lore.kernel.org/all/20100903192943.6B3B.A69D9226@jp.fujitsu.com/".into(),
             // Seed 004 was posted in many versions: search the archive.
             "2017 patch" => "https://lore.kernel.org/all/?q=walk_free_mem_block".into(),
+            "2013 v4 series" => "https://lore.kernel.org/all/?q=%22Region+Allocator%22+Srivatsa".into(),
             v => format!("https://elixir.bootlin.com/linux/{v}/C/ident/{}", self.name()),
         }
     }
@@ -255,7 +265,7 @@ mod tests {
         for f in KernelFn::ALL {
             let url = f.source_url();
             match f.version() {
-                "2010 RFC" | "2017 patch" => assert!(url.starts_with("https://lore.kernel.org/")),
+                "2010 RFC" | "2017 patch" | "2013 v4 series" => assert!(url.starts_with("https://lore.kernel.org/")),
                 v => {
                     assert!(url.starts_with(&format!("https://elixir.bootlin.com/linux/{v}/C/ident/")), "{url}");
                     assert!(url.ends_with(f.name()));

@@ -150,6 +150,11 @@ impl Workload {
     pub fn spec(&self) -> &WorkloadSpec {
         &self.spec
     }
+    /// Changes the fill the workload aims for from its next step: a load
+    /// that rises and then ends.
+    pub fn set_target_fill_pct(&mut self, pct: u8) {
+        self.spec.target_fill_pct = pct.min(100);
+    }
     /// Live allocations: `(pfn, order, mix index)`.
     pub fn live(&self) -> &[(u64, u8, u8)] {
         &self.live

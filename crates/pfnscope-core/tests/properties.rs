@@ -1,7 +1,7 @@
 //! Property tests: random operation sequences keep every invariant, bad
 //! requests are errors that change nothing, and traces play back exactly.
 
-use pfnscope_core::{Gfp, Machine, MachineSpec, MigrateType, PageKind, ReportingPolicy};
+use pfnscope_core::{AllocatorPolicy, Gfp, Machine, MachineSpec, MigrateType, PageKind, ReportingPolicy};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ enum Op {
     Wait { ms: u64 },
     /// Seed 004's walk, reported to the host.
     Walk { min_order: u8 },
+    /// seed 003's kmempowerd pass.
+    Evacuate { pct: u8 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -41,6 +43,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), any::<bool>()).prop_map(|(nth, longterm)| Op::Pin { nth, longterm }),
         1 => prop_oneof![Just(500u64), Just(2000), Just(5000)].prop_map(|ms| Op::Wait { ms }),
         1 => (0u8..=11).prop_map(|min_order| Op::Walk { min_order }),
+        1 => (0u8..=100).prop_map(|pct| Op::Evacuate { pct }),
     ]
 }
 
@@ -55,11 +58,16 @@ fn machine(which: bool) -> Machine {
     Machine::new(if which { MachineSpec::teaching_64m() } else { MachineSpec::teaching_16m() }).unwrap()
 }
 
-/// A machine with a reporting policy: none, mainline or seed 004's walk,
-/// at an order low enough for a teaching machine's zones to pass the gate.
-fn reporting_machine(which: bool, policy: usize, order: u8) -> Machine {
+/// A machine with a reporting policy (none, mainline or seed 004's walk,
+/// at an order low enough for a teaching machine's zones to pass the
+/// gate) and, from `allocator` 1, 4 MiB memory regions: counted only, or
+/// with seed 003's region allocator.
+fn policy_machine(which: bool, policy: usize, order: u8, allocator: usize) -> Machine {
     let mut m = machine(which);
     m.page_reporting_register(ReportingPolicy::ALL[policy % 3], Some(order)).unwrap();
+    if allocator % 3 > 0 {
+        m.regions_register(AllocatorPolicy::ALL[allocator % 3 - 1], Some(1024)).unwrap();
+    }
     m
 }
 
@@ -148,6 +156,9 @@ fn apply_op(m: &mut Machine, live: &mut Vec<(u64, u8)>, held: &mut Held, op: &Op
         Op::Wait { ms } => {
             m.advance_clock(ms);
         }
+        Op::Evacuate { pct } => {
+            m.kmempowerd(pct);
+        }
         Op::Walk { min_order } => {
             let r = m.free_page_hint_walk(min_order);
             assert_eq!(r.is_ok(), min_order <= m.geometry().max_order && m.reporting_status().is_some());
@@ -171,8 +182,8 @@ proptest! {
     /// 10,000 random sequences on two machines; `check_invariants()` after
     /// every operation.
     #[test]
-    fn invariants_hold_after_every_operation(big in any::<bool>(), policy in 0usize..3, order in 0u8..=10, ops in prop::collection::vec(op(), 1..40)) {
-        let mut m = reporting_machine(big, policy, order);
+    fn invariants_hold_after_every_operation(big in any::<bool>(), policy in 0usize..3, order in 0u8..=10, allocator in 0usize..3, ops in prop::collection::vec(op(), 1..40)) {
+        let mut m = policy_machine(big, policy, order, allocator);
         let mut live = Vec::new();
         let mut held = Held::default();
         for op in &ops {
@@ -207,8 +218,8 @@ proptest! {
     /// seeking to the start restores the state exactly, and back to the end
     /// again.
     #[test]
-    fn traces_seek_back_and_forth_exactly(policy in 0usize..3, order in 0u8..=10, prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
-        let mut m = reporting_machine(true, policy, order);
+    fn traces_seek_back_and_forth_exactly(policy in 0usize..3, order in 0u8..=10, allocator in 0usize..3, prefix in prop::collection::vec(op(), 0..25), recorded in prop::collection::vec(op(), 1..6)) {
+        let mut m = policy_machine(true, policy, order, allocator);
         let mut live = Vec::new();
         let mut held = Held::default();
         for op in &prefix {

@@ -175,7 +175,7 @@ impl Session {
         let viewport = Viewport::fit(machine.pfn_span(), width, height);
         let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
         // The scenario only names the session; an import has no recipe.
-        let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, reporting: Default::default(), reporting_order: None, setup: vec![], play: None };
+        let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None };
         let holes = crate::labels::hole_runs(&machine);
         let mut s = Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes, room_h: height };
         s.set_view(viewport);
