@@ -65,7 +65,7 @@ fn machine(which: bool) -> Machine {
 fn policy_machine(which: bool, policy: usize, order: u8, allocator: usize) -> Machine {
     let mut m = machine(which);
     m.page_reporting_register(ReportingPolicy::ALL[policy % 3], Some(order)).unwrap();
-    if allocator % 3 > 0 {
+    if !allocator.is_multiple_of(3) {
         m.regions_register(AllocatorPolicy::ALL[allocator % 3 - 1], Some(1024)).unwrap();
     }
     m

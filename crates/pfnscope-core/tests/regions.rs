@@ -42,10 +42,8 @@ fn at_boot_every_fully_free_region_goes_to_the_region_allocator() {
 fn a_dry_list_gets_the_lowest_region_and_a_freed_region_goes_back() {
     let mut m = regions_machine();
     let movable = zone(&m, ZoneType::Movable);
-    let ((pfn, trace)) = {
-        let (r, t) = m.record("alloc", |m| m.alloc_pages(Gfp::HIGHUSER_MOVABLE, 0, PageKind::Anon));
-        (r.unwrap(), t)
-    };
+    let (r, trace) = m.record("alloc", |m| m.alloc_pages(Gfp::HIGHUSER_MOVABLE, 0, PageKind::Anon));
+    let pfn = r.unwrap();
     assert!((0x3000..0x3800).contains(&pfn), "the lowest region serves first: {pfn:#x}");
     assert!(!m.region_in_allocator(movable, 0) && m.region_in_allocator(movable, 1));
     assert!(trace.steps.iter().any(|s| s.func == KernelFn::DelFromRegionAllocator2013));
