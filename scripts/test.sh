@@ -24,9 +24,9 @@ CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
 step "release build of the web app (trunk build --release)"
 trunk build --release
 
-step "release bundle size (wasm + js + css, gzipped, at most 300 KB)"
+step "release bundle size (wasm + js + css, snippets included, gzipped, at most 300 KB)"
 total=0
-for f in dist/*.wasm dist/*.js dist/*.css; do
+for f in $(find dist -name '*.wasm' -o -name '*.js' -o -name '*.css' | sort); do
   n=$(gzip -9 -c "$f" | wc -c)
   printf '  %-48s %8d bytes gzipped\n' "$f" "$n"
   total=$((total + n))

@@ -12,6 +12,7 @@ mod charts;
 mod compare;
 mod controls;
 mod diagnosis;
+mod gunzip;
 mod labels;
 mod panels;
 mod pfn_map;

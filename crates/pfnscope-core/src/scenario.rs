@@ -39,8 +39,9 @@ pub struct Scenario {
     /// The page allocator: mainline 6.12 or seed 003's region allocator.
     #[serde(default, skip_serializing_if = "is_default")]
     pub allocator: crate::regions::AllocatorPolicy,
-    /// Pages per memory region (the series' 512 MiB if none). Set, or
-    /// with the region allocator, the machine is cut into regions.
+    /// Pages per memory region (if none, the series' 512 MiB, or 8 MiB on
+    /// a machine under 1 GiB). Set, or with the region allocator, the
+    /// machine is cut into regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_pages: Option<u64>,
     /// Operations run after the workload, untraced: the stage.
@@ -103,16 +104,62 @@ impl Scenario {
         }
     }
 
+    /// Mainline free page reporting's first pass over a desktop's memory
+    /// (virtio-balloon, `page_reporting_order` 3 so the teaching machine's
+    /// zones pass the gate): batches of 32 taken off the lists, reported,
+    /// put back at the tail marked PageReported.
+    pub fn free_page_reporting() -> Scenario {
+        Scenario {
+            title: "Free page reporting: the first pass, 2 s after boot".into(),
+            reporting: crate::reporting::ReportingPolicy::Mainline,
+            reporting_order: Some(3),
+            play: Some(Op::Wait { ms: 2000 }),
+            ..Scenario::default()
+        }
+    }
+
+    /// Seed 004: `walk_free_mem_block()` over the same desktop, every free
+    /// block of order 3 or more to the host, nothing kept in the guest.
+    pub fn walk_free_mem_block() -> Scenario {
+        Scenario {
+            title: "Seed 004: walk_free_mem_block() over a desktop's free lists".into(),
+            reporting: crate::reporting::ReportingPolicy::Walk,
+            reporting_order: Some(3),
+            play: Some(Op::WalkFreeMemBlock { min_order: 3 }),
+            ..Scenario::default()
+        }
+    }
+
+    /// Seed 003: the region allocator with 8 MiB regions early in a
+    /// desktop session (each migratetype got a region of its own), a few
+    /// anon pages left in ZONE_MOVABLE's upper region, and one `kmempowerd`
+    /// pass: it empties that region into region 0 and cannot empty the
+    /// lightly used unmovable ones.
+    pub fn region_allocator() -> Scenario {
+        let anon = |pfn| Op::PlacePage { pfn, order: 0, kind: crate::page::PageKind::Anon };
+        Scenario {
+            title: "Seed 003: the 2013 region allocator and kmempowerd".into(),
+            steps: 800,
+            allocator: crate::regions::AllocatorPolicy::Regions,
+            setup: vec![Op::Drain, anon(0x3905), anon(0x3a05), anon(0x3b05), anon(0x3c05)],
+            play: Some(Op::Kmempowerd { max_used_pct: 50 }),
+            ..Scenario::default()
+        }
+    }
+
     /// Built-in scenarios by name, for menus and share links.
     pub fn builtin(name: &str) -> Option<Scenario> {
         match name {
             "default" => Some(Scenario::default()),
             "pinned" => Some(Scenario::default_pinned()),
             "slab-in-movable" => Some(Scenario::slab_in_movable()),
+            "free-page-reporting" => Some(Scenario::free_page_reporting()),
+            "walk-free-mem-block" => Some(Scenario::walk_free_mem_block()),
+            "region-allocator" => Some(Scenario::region_allocator()),
             _ => None,
         }
     }
-    pub const BUILTINS: [&'static str; 3] = ["default", "pinned", "slab-in-movable"];
+    pub const BUILTINS: [&'static str; 6] = ["default", "pinned", "slab-in-movable", "free-page-reporting", "walk-free-mem-block", "region-allocator"];
 }
 
 impl Scenario {

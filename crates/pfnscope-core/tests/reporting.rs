@@ -463,3 +463,16 @@ fn a_machine_that_already_reports_can_start_a_comparison() {
     let [main, _] = compare_reporting(&m, &cfg).unwrap();
     assert!(main.last().reported_pages > 0);
 }
+
+#[test]
+fn the_seed_built_ins_play_their_seed() {
+    for (name, f) in [("free-page-reporting", KernelFn::VirtballoonFreePageReport), ("walk-free-mem-block", KernelFn::WalkFreePageList), ("region-allocator", KernelFn::Kmempowerd2013)] {
+        let s = Scenario::builtin(name).unwrap();
+        let mut m = s.build().unwrap();
+        let play = s.play.clone().unwrap();
+        let (r, trace) = m.record(play.title(), |m| play.run(m));
+        assert!(r.is_ok(), "{name}: {r:?}");
+        assert!(trace.steps.iter().any(|st| st.func == f || st.stack.contains(&f)), "{name} names {f}");
+        every_step_consistent(&mut m, &trace);
+    }
+}

@@ -1,5 +1,6 @@
 //! The snapshot file: the three /proc texts and a range of kpageflags in
-//! one gzip stream.
+//! one gzip stream. Without the `gzip` feature (the web app, where the
+//! browser decompresses) only the uncompressed container is read.
 //!
 //! ```text
 //! pfnscope-snapshot 1\n
@@ -11,7 +12,7 @@
 //! Any section may be missing except buddyinfo; with no kpageflags the
 //! layout is synthesized.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use crate::error::{ImportError, Place, Result};
 
@@ -28,8 +29,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether `bytes` are an uncompressed snapshot container.
+    pub fn is_raw(bytes: &[u8]) -> bool {
+        bytes.starts_with(MAGIC.as_bytes())
+    }
+
+    /// Whether `bytes` are gzip-compressed (a snapshot file as written).
+    pub fn is_gzip(bytes: &[u8]) -> bool {
+        bytes.starts_with(&[0x1f, 0x8b])
+    }
+
     /// The uncompressed container.
-    fn to_raw(&self) -> Vec<u8> {
+    pub fn to_raw(&self) -> Vec<u8> {
         let mut out = format!("{MAGIC}\n").into_bytes();
         let mut text = |name: &str, t: &str| {
             out.extend(format!("{name} {}\n", t.len()).bytes());
@@ -53,13 +64,16 @@ impl Snapshot {
     }
 
     /// The gzip-compressed file.
+    #[cfg(feature = "gzip")]
     pub fn to_bytes(&self) -> Vec<u8> {
+        use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&self.to_raw()).expect("writing to a Vec");
         enc.finish().expect("finishing a Vec")
     }
 
     /// Reads a snapshot file; `name` is used in error messages.
+    #[cfg(feature = "gzip")]
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Snapshot> {
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(bytes)
@@ -68,7 +82,8 @@ impl Snapshot {
         Snapshot::from_raw(name, &raw)
     }
 
-    fn from_raw(name: &str, raw: &[u8]) -> Result<Snapshot> {
+    /// Reads an uncompressed container (a snapshot file after gzip).
+    pub fn from_raw(name: &str, raw: &[u8]) -> Result<Snapshot> {
         let mut pos = 0usize;
         let err = |at: usize, m: String| ImportError::new(name, Place::Byte(at as u64), m);
         let header = |pos: &mut usize| -> Result<Option<(String, Vec<u64>)>> {
@@ -150,11 +165,14 @@ impl Snapshot {
                         .map_err(|e| ImportError::new(n, Place::File, format!("bad zstd data: {e}")))?;
                     out
                 }
+                #[cfg(feature = "gzip")]
                 _ => {
                     let mut out = Vec::new();
                     flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).map_err(|e| ImportError::new(n, Place::File, format!("bad gzip data: {e}")))?;
                     out
                 }
+                #[cfg(not(feature = "gzip"))]
+                _ => return Err(ImportError::new(n, Place::File, "this build reads no gzip: decompress kpageflags.gz first")),
             };
             raw = Some((n, bytes));
             break;

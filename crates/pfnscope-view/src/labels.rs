@@ -1,10 +1,10 @@
 //! Words on the map: a ruler beside it (each labelled row's first PFN and
 //! physical address, zone names where zones begin, CMA areas, virtio-mem
-//! devices and holes), and the order written inside free blocks when
+//! devices, memory regions with their state, and holes), and the order written inside free blocks when
 //! cells are big enough. Positions are computed here, natively tested;
 //! the browser only draws the text.
 
-use pfnscope_core::{Machine, PfnRange, Tag};
+use pfnscope_core::{Machine, PfnRange, RegionState, Tag};
 
 use crate::viewport::Viewport;
 
@@ -133,6 +133,22 @@ pub fn labels(m: &Machine, v: &Viewport, holes: &[PfnRange]) -> Labels {
     }
     for d in m.virtio_mem_devices() {
         regions.push((d.range.start, format!("{} ({})", d.name, bytes_label(d.range.len() * page)), MarkKind::Region));
+    }
+    for zi in 0..m.zones().len() {
+        for r in 0..m.zone_regions(zi) {
+            let span = m.region_span(zi, r);
+            if !shown.contains(span.start) {
+                continue;
+            }
+            let info = m.region_info(zi, r);
+            let state = match info.state {
+                RegionState::Empty => continue,
+                RegionState::InRegionAllocator => "in the region allocator".to_string(),
+                RegionState::FullyFree => "all free".to_string(),
+                RegionState::Owned(mt) => format!("{mt}, {}% free", info.free_pages * 100 / info.present_pages.max(1)),
+            };
+            regions.push((span.start, format!("region {r}: {state}"), MarkKind::Region));
+        }
     }
     for h in holes.iter().filter(|h| h.start < shown.end && h.end > shown.start) {
         regions.push((h.start.max(shown.start), format!("hole {:#x}–{:#x}", h.start, h.end), MarkKind::Region));

@@ -25,5 +25,6 @@ pub mod inspect;
 pub mod labels;
 pub mod palette;
 pub mod raster;
+pub mod seeds;
 pub mod session;
 pub mod viewport;

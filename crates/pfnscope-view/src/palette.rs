@@ -50,6 +50,9 @@ pub enum Category {
     DirtyFile,
     /// Pinned: migration will fail.
     Pinned,
+    /// Free, and given back to the host by free page reporting (the host
+    /// holds it as discarded until the guest writes it again).
+    Reported,
 }
 
 impl Category {
@@ -87,6 +90,7 @@ impl Category {
             Category::Used(k) => k.label().into(),
             Category::DirtyFile => "page cache, dirty".into(),
             Category::Pinned => "pinned".into(),
+            Category::Reported => "free, given back to the host (reported)".into(),
         }
     }
 }
@@ -140,6 +144,10 @@ impl Palette {
             Category::Taken => Rgba::rgb(0x00, 0xe5, 0xff),
             Category::Pinned => Rgba::rgb(0xe0, 0x00, 0x2b),
             Category::DirtyFile => Rgba::rgb(0xb3, 0x9b, 0x00),
+            Category::Reported => match self.theme {
+                Theme::Light => Rgba::rgb(0xc9, 0xc0, 0xe8),
+                Theme::Dark => Rgba::rgb(0x5b, 0x4f, 0x8c),
+            },
             Category::Used(k) => match k {
                 PageKind::Anon => Rgba::rgb(0xe6, 0x9f, 0x00),
                 PageKind::File => Rgba::rgb(0xf0, 0xe4, 0x42),
@@ -154,6 +162,22 @@ impl Palette {
                 PageKind::HwPoison => Rgba::rgb(0xff, 0x00, 0xff),
                 PageKind::Contig => Rgba::rgb(0x7b, 0x32, 0x94),
             },
+        }
+    }
+
+    /// The strip's color over a region held by the 2013 region allocator.
+    pub fn region_allocator(&self) -> Rgba {
+        match self.theme {
+            Theme::Light => Rgba::rgb(0xe8, 0xe8, 0xe8),
+            Theme::Dark => Rgba::rgb(0x30, 0x30, 0x30),
+        }
+    }
+
+    /// The line that marks where a memory region begins.
+    pub fn region_edge(&self) -> Rgba {
+        match self.theme {
+            Theme::Light => Rgba::rgb(0x6a, 0x3d, 0x9a),
+            Theme::Dark => Rgba::rgb(0xc5, 0xa3, 0xff),
         }
     }
 

@@ -62,7 +62,10 @@ impl<'a> Scanner<'a> {
             },
             _ => {}
         }
-        Category::of(w.state(), Some(self.head))
+        match Category::of(w.state(), Some(self.head)) {
+            Category::Free(_) if self.m.host_holds(pfn) => Category::Reported,
+            c => c,
+        }
     }
 
     /// The free block (buddy, per-cpu or in flight) `pfn` lies in, if the
@@ -97,6 +100,7 @@ fn slot(c: Category) -> usize {
         Category::Used(k) => 18 + k as usize,
         Category::DirtyFile => 30,
         Category::Pinned => 31,
+        Category::Reported => 32,
     }
 }
 
@@ -108,9 +112,18 @@ struct Painter<'a> {
     overlay: &'a Overlay,
     max_order: u8,
     pageblock: u64,
+    /// Memory regions' size, if the machine has regions, and the PFN they
+    /// count from.
+    region_pages: Option<u64>,
+    base: u64,
 }
 
-impl Painter<'_> {
+impl<'a> Painter<'a> {
+    fn new(m: &'a Machine, v: &'a Viewport, palette: &'a Palette, overlay: &'a Overlay) -> Painter<'a> {
+        let g = m.geometry();
+        Painter { m, v, palette, overlay, max_order: g.max_order, pageblock: g.pageblock_nr_pages(), region_pages: m.region_spec().map(|r| r.region_pages), base: m.pfn_span().start }
+    }
+
     /// Paints the cell whose first PFN is `pfn` (in the row starting at
     /// `row_start`, `r` rows below the top), background first.
     fn cell(&self, buf: &mut [u8], scan: &mut Scanner, r: u64, row_start: u64, pfn: u64) {
@@ -136,22 +149,28 @@ impl Painter<'_> {
         let cat = if agg == 1 {
             scan.category(pfn)
         } else {
-            let mut counts = [0u32; 32];
-            let mut cats = [Category::Hole; 32];
+            let mut counts = [0u32; 33];
+            let mut cats = [Category::Hole; 33];
             for p in pfn..end {
                 let c = scan.category(p);
                 let s = slot(c);
                 counts[s] += 1;
                 cats[s] = c;
             }
-            let best = (0..32).max_by_key(|&s| (counts[s], std::cmp::Reverse(s))).unwrap_or(0);
+            let best = (0..33).max_by_key(|&s| (counts[s], std::cmp::Reverse(s))).unwrap_or(0);
             cats[best]
         };
         let mut color = palette.category(cat, self.max_order);
         if let Some((tint, strength)) = overlay.tint(pfn, end) {
             color = color.mix(tint, strength);
         }
-        let strip = if m.page(pfn).tag() == Tag::Hole { palette.hole } else { palette.migratetype(m.get_pageblock_migratetype(pfn)) };
+        let strip = if m.page(pfn).tag() == Tag::Hole {
+            palette.hole
+        } else if m.page_in_region_allocator(pfn) {
+            palette.region_allocator()
+        } else {
+            palette.migratetype(m.get_pageblock_migratetype(pfn))
+        };
         if overlay.highlight.iter().any(|r| r.start < end && pfn < r.end) {
             color = color.mix(palette.highlight, 110);
         } else if overlay.targets.iter().any(|r| r.start < end && pfn < r.end) {
@@ -175,6 +194,15 @@ impl Painter<'_> {
                 put(buf, x + dx, y0 + strip_h + dy, if edge { border } else { color });
             }
         }
+        // A memory region's first cell has a line down its left edge.
+        if let Some(rp) = self.region_pages {
+            let first = (pfn - self.base).div_ceil(rp) * rp + self.base;
+            if first < end && px >= 1 && (pfn == first || agg > 1) {
+                for dy in 0..row_h {
+                    put(buf, x, y0 + dy, palette.region_edge());
+                }
+            }
+        }
         // A pageblock's first cell starts with a dark tick in the strip, so
         // pageblock boundaries read within a row.
         let boundary = px >= 2 && pfn.is_multiple_of(self.pageblock);
@@ -194,7 +222,7 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
     for px in buf.chunks_exact_mut(4) {
         px.copy_from_slice(&palette.background.0);
     }
-    let painter = Painter { m, v, palette, overlay, max_order: m.geometry().max_order, pageblock: m.geometry().pageblock_nr_pages() };
+    let painter = Painter::new(m, v, palette, overlay);
     let mut scan = Scanner::new(m);
     let agg = v.pfns_per_px();
     for r in 0..v.visible_rows() {
@@ -219,7 +247,7 @@ pub fn render(m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay) -
 /// The caller includes in `dirty` whatever the old and new overlays
 /// highlighted or outlined; a change of tints needs a full render.
 pub fn render_dirty(buf: &mut [u8], m: &Machine, v: &Viewport, palette: &Palette, overlay: &Overlay, dirty: &[PfnRange]) {
-    let painter = Painter { m, v, palette, overlay, max_order: m.geometry().max_order, pageblock: m.geometry().pageblock_nr_pages() };
+    let painter = Painter::new(m, v, palette, overlay);
     let shown = v.visible_pfns();
     let agg = v.pfns_per_px();
     for d in dirty {

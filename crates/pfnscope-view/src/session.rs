@@ -184,6 +184,29 @@ impl Session {
 
     /// Replaces this session's machine with an import, keeping the theme
     /// and canvas size.
+    /// Gives the machine shown the seeds' policies: memory regions (with
+    /// the 2013 region allocator or counted only) and a free page
+    /// reporting device. A scenario is rebuilt with them instead; this is
+    /// for an imported machine, which has no scenario to rebuild. Each can
+    /// be given once.
+    pub fn apply_policies(&mut self, allocator: pfnscope_core::AllocatorPolicy, region_pages: Option<u64>, reporting: pfnscope_core::ReportingPolicy, order: Option<u8>) -> Result<String, String> {
+        let mut done = Vec::new();
+        if self.machine.region_spec().is_none() {
+            self.machine.regions_register(allocator, region_pages).map_err(|e| e.to_string())?;
+            done.push(allocator.label());
+        }
+        if reporting != pfnscope_core::ReportingPolicy::Off && self.machine.reporting_status().is_none() {
+            self.machine.page_reporting_register(reporting, order).map_err(|e| e.to_string())?;
+            done.push(reporting.label());
+        }
+        if done.is_empty() {
+            return Err("this machine has its policies already; import it again to choose others".into());
+        }
+        self.scenario.allocator = allocator;
+        self.scenario.reporting = reporting;
+        Ok(format!("this machine now runs {}", done.join(" and ")))
+    }
+
     pub fn replace_with_import(&mut self, imported: pfnscope_import::Imported, source: &str) {
         let theme = self.theme;
         *self = Session::from_import(imported, source, self.viewport.width, self.room_h);
@@ -489,6 +512,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         return Ok(s);
     }
     let mut custom = false;
+    let mut region = None;
     for pair in query.split('&') {
         if let Some(name) = pair.strip_prefix("scenario=") {
             s = Scenario::builtin(name).ok_or_else(|| format!("unknown scenario {name:?} (known: {})", Scenario::BUILTINS.join(", ")))?;
@@ -501,6 +525,26 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         if key == "scenario" || key == "compare" {
             continue;
         }
+        // The kernel's policies change no PFN, so a built-in keeps its stage.
+        match key {
+            "allocator" => {
+                s.allocator = pfnscope_core::AllocatorPolicy::by_name(&value).ok_or_else(|| format!("URL parameter allocator={value:?}: mainline or regions"))?;
+                continue;
+            }
+            "region" => {
+                region = Some(value.clone()).filter(|v| !v.is_empty());
+                continue;
+            }
+            "reporting" => {
+                s.reporting = pfnscope_core::ReportingPolicy::by_name(&value).ok_or_else(|| format!("URL parameter reporting={value:?}: off, mainline or walk"))?;
+                continue;
+            }
+            "reporting_order" => {
+                s.reporting_order = if value.is_empty() { None } else { Some(value.parse::<u8>().ok().filter(|&o| o <= 15).ok_or_else(|| format!("URL parameter reporting_order={value:?} is not an order"))?) };
+                continue;
+            }
+            _ => {}
+        }
         match key {
             "machine" => s.machine = value.clone(),
             "workload" => s.workload = if value.is_empty() || value == "none" { None } else { Some(value.clone()) },
@@ -511,7 +555,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare, allocator, region, reporting, reporting_order)")),
         }
         custom = true;
     }
@@ -522,6 +566,10 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         s.play = None;
     }
     s.validate().map_err(|e| e.to_string())?;
+    if let Some(text) = region {
+        let page = pfnscope_core::MachineSpec::preset(&s.machine).map_or(4096, |m| m.geometry.page_size());
+        s.region_pages = Some(parse_size(&text, page).map_err(|e| format!("URL parameter region: {e}"))?);
+    }
     Ok(s)
 }
 
@@ -587,6 +635,9 @@ pub const OPERATIONS: &[(&str, &[FieldSpec])] = &[
     ("pin_first_lru_page", &[f("start pfn", FieldKind::Pfn), f("end pfn or +size", FieldKind::End), f("FOLL_LONGTERM", FieldKind::Flag)]),
     ("drain", &[]),
     ("age_with_workload", &[f("workload", FieldKind::Workload), f("seed", FieldKind::Count), f("steps", FieldKind::Count)]),
+    ("wait", &[f("milliseconds", FieldKind::Count)]),
+    ("walk_free_mem_block", &[f("min order", FieldKind::Order)]),
+    ("kmempowerd", &[f("at most % used", FieldKind::Count)]),
 ];
 
 /// The fields of a named operation.
@@ -646,6 +697,9 @@ pub fn op_from_form(name: &str, fields: &[String], page_size: u64) -> Result<Op,
             Op::PinFirstIn { start, end: end(1, start)?, longterm: flag(2)? }
         }
         "age_with_workload" => Op::Age { workload: text(0).to_string(), seed: num(1)?, steps: num(2)? },
+        "wait" => Op::Wait { ms: small(0, pfnscope_core::ops::MAX_WAIT_MS)? },
+        "walk_free_mem_block" => Op::WalkFreeMemBlock { min_order: small(0, 15)? as u8 },
+        "kmempowerd" => Op::Kmempowerd { max_used_pct: small(0, 100)? as u8 },
         _ => Op::Drain,
     })
 }
@@ -662,16 +716,31 @@ pub fn import_bytes(name: &str, bytes: &[u8]) -> Result<pfnscope_import::Importe
     }
 }
 
-/// Starts an import in chunks: a snapshot file (gzip) or pasted
-/// `/proc/buddyinfo` text.
+/// Starts an import in chunks: a snapshot file (gzip, or already
+/// decompressed) or pasted `/proc/buddyinfo` text.
 pub fn import_job(name: &str, bytes: &[u8]) -> Result<pfnscope_import::ImportJob, String> {
-    let snap = if bytes.starts_with(&[0x1f, 0x8b]) {
-        pfnscope_import::Snapshot::from_bytes(name, bytes).map_err(|e| e.to_string())?
+    use pfnscope_import::Snapshot;
+    let snap = if Snapshot::is_raw(bytes) {
+        Snapshot::from_raw(name, bytes).map_err(|e| e.to_string())?
+    } else if Snapshot::is_gzip(bytes) {
+        gunzip_snapshot(name, bytes)?
     } else {
         let text = std::str::from_utf8(bytes).map_err(|_| format!("{name}: neither a snapshot file nor text"))?;
         pfnscope_import::Snapshot { buddyinfo: text.to_string(), ..Default::default() }
     };
     pfnscope_import::ImportJob::new(snap).map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "gzip")]
+fn gunzip_snapshot(name: &str, bytes: &[u8]) -> Result<pfnscope_import::Snapshot, String> {
+    pfnscope_import::Snapshot::from_bytes(name, bytes).map_err(|e| e.to_string())
+}
+
+/// Without the `gzip` feature the caller decompresses first (the web app
+/// uses the browser's DecompressionStream).
+#[cfg(not(feature = "gzip"))]
+fn gunzip_snapshot(name: &str, _: &[u8]) -> Result<pfnscope_import::Snapshot, String> {
+    Err(format!("{name}: a gzip-compressed snapshot must be decompressed before this build reads it"))
 }
 
 /// The last check of an import: nothing inconsistent is loaded.
@@ -797,6 +866,14 @@ mod tests {
         assert_eq!(scenario_from_query("?scenario=pinned"), Ok(Scenario::default_pinned()));
         assert!(scenario_from_query("?scenario=nope").unwrap_err().contains("unknown scenario"));
         assert!(scenario_from_query("?machine=teaching-16m").unwrap().play.is_none());
+        // The seeds' policies keep a built-in's stage and play.
+        let s = scenario_from_query("?scenario=pinned&allocator=regions&region=4M&reporting=walk&reporting_order=3").unwrap();
+        assert_eq!((s.allocator, s.region_pages, s.reporting, s.reporting_order), (pfnscope_core::AllocatorPolicy::Regions, Some(1024), pfnscope_core::ReportingPolicy::Walk, Some(3)));
+        assert_eq!(s.play, Scenario::default_pinned().play);
+        assert!(scenario_from_query("?allocator=buddy").unwrap_err().contains("mainline or regions"));
+        assert!(scenario_from_query("?reporting=sometimes").unwrap_err().contains("off, mainline or walk"));
+        assert!(scenario_from_query("?region=7Q").unwrap_err().contains("region"));
+        assert!(scenario_from_query("?reporting_order=99").is_err());
     }
 
     #[test]
@@ -968,7 +1045,14 @@ mod tests {
     /// everything, at every step, both ways, zoomed in and out.
     #[test]
     fn incremental_frames_equal_full_renders() {
-        for scenario in [Scenario { steps: 3_000, ..Scenario::default() }, Scenario { steps: 3_000, ..Scenario::default_pinned() }, Scenario::slab_in_movable()] {
+        for scenario in [
+            Scenario { steps: 3_000, ..Scenario::default() },
+            Scenario { steps: 3_000, ..Scenario::default_pinned() },
+            Scenario::slab_in_movable(),
+            Scenario { steps: 3_000, ..Scenario::free_page_reporting() },
+            Scenario { steps: 3_000, ..Scenario::walk_free_mem_block() },
+            Scenario::region_allocator(),
+        ] {
             let mut s = Session::new(&scenario, 640, 400).unwrap();
             s.follow = false;
             for zoom in [3, 0, -3] {

@@ -31,6 +31,18 @@ impl App {
                 }));
                 true
             }
+            ImportMsg::Bytes(name, bytes) if pfnscope_import::Snapshot::is_gzip(&bytes) => {
+                // The browser decompresses; the bytes come back raw.
+                let link = ctx.link().clone();
+                self.notice = Some(Notice::Info(format!("decompressing {name} ({} KB)…", bytes.len() / 1024)));
+                wasm_bindgen_futures::spawn_local(async move {
+                    match crate::gunzip::gunzip(&bytes).await {
+                        Ok(raw) => link.send_message(Msg::Import(ImportMsg::Bytes(name, raw))),
+                        Err(e) => link.send_message(Msg::Import(ImportMsg::Failed(format!("{name}: {e}")))),
+                    }
+                });
+                true
+            }
             ImportMsg::Bytes(name, bytes) => {
                 self.reader = None;
                 self.playing = None;

@@ -39,6 +39,7 @@ impl Machine {
             return stats;
         }
         self.enter(KernelFn::Kmempowerd2013);
+        self.note(StepKind::Action, None, || format!("kmempowerd wakes: regions at most {max_used_pct}% used, highest first, move their pages down; region 0 of each zone is the target"));
         for zi in 0..self.zones.len() {
             for r in (1..self.zone_regions(zi)).rev() {
                 let present = self.region_present_pages(zi, r);
@@ -69,6 +70,11 @@ impl Machine {
                 }
             }
         }
+        let (free, all) = self.powerable_regions();
+        let s = stats.clone();
+        self.note(StepKind::Action, None, || {
+            format!("kmempowerd sleeps: {} region(s) tried, {} emptied, {} refused; {free} of {all} regions could be powered down", s.tried, s.emptied, s.refused)
+        });
         self.leave();
         stats
     }

@@ -78,6 +78,9 @@ impl AllocatorPolicy {
 
 /// The series' region size: 512 MiB.
 pub const DEFAULT_REGION_BYTES: u64 = 512 << 20;
+/// Machines under 1 GiB (the teaching presets) get 8 MiB regions by
+/// default instead, so they have more than one region per zone.
+pub const SMALL_MACHINE_REGION_BYTES: u64 = 8 << 20;
 
 /// How a machine is cut into regions, and which allocator uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +142,16 @@ impl RegionInfo {
 }
 
 impl Machine {
-    /// Cuts the machine into regions of `region_pages` (none: 512 MiB) and
+    /// The region size a machine gets when none is asked for: the series'
+    /// 512 MiB, or 8 MiB on a machine under 1 GiB.
+    pub fn default_region_pages(&self) -> u64 {
+        let bytes = (self.store.nr_pages() as u64) << self.geo.page_shift;
+        let size = if bytes < 1 << 30 { SMALL_MACHINE_REGION_BYTES } else { DEFAULT_REGION_BYTES };
+        (size >> self.geo.page_shift).max(self.geo.max_order_nr_pages())
+    }
+
+    /// Cuts the machine into regions of `region_pages` (none: see
+    /// [`Machine::default_region_pages`]) and
     /// chooses the allocator. With [`AllocatorPolicy::Regions`] every free
     /// list is re-sorted by region and every fully free region goes to the
     /// region allocator, as at the series' boot. Like the reporting device,
@@ -149,7 +161,7 @@ impl Machine {
             return Err(Error::BadMachine("this machine already has memory regions; rebuild it to change them".into()));
         }
         let block = self.geo.max_order_nr_pages();
-        let region_pages = region_pages.unwrap_or(DEFAULT_REGION_BYTES >> self.geo.page_shift);
+        let region_pages = region_pages.unwrap_or_else(|| self.default_region_pages());
         if region_pages == 0 || !region_pages.is_multiple_of(block) {
             return Err(Error::BadMachine(format!("a region must be a whole number of MAX_ORDER blocks ({block} pages), not {region_pages} pages")));
         }
@@ -219,6 +231,11 @@ impl Machine {
     pub(crate) fn region_of(&self, zi: usize, pfn: u64) -> usize {
         let r = self.regions.as_ref().expect("regions");
         ((pfn - self.base_pfn) / r.spec.region_pages - r.zones[zi].first) as usize
+    }
+
+    /// The region of `pfn` within zone `zi`, for a front end.
+    pub fn region_of_pfn(&self, zi: usize, pfn: u64) -> usize {
+        self.region_of(zi, pfn)
     }
 
     /// The PFNs of region `r` of zone `zi`, cut by the zone.
