@@ -156,6 +156,8 @@ pub struct App {
     picking: Option<u8>,
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
+    /// The seeds' comparison last run, drawn under the charts.
+    seed_charts: Option<Rc<pfnscope_view::seeds::SeedComparison>>,
     _keys: Option<EventListener>,
     _resize: Option<EventListener>,
 }
@@ -323,6 +325,7 @@ impl Component for App {
             import_job: None,
             compare: None,
             compare_on_load: props.compare,
+            seed_charts: None,
             contiguity_job: None,
             anim: None,
             anim_timer: None,
@@ -474,6 +477,9 @@ impl Component for App {
             Notice::Info(m) => html! { <div class="notice info" role="status">{ m }</div> },
             Notice::Error(m) => html! { <div class="notice error" role="alert">{ m }</div> },
         });
+        // The seeds' panel comes first when the machine runs one of them.
+        let seeds_first = self.session.as_ref().is_some_and(|s| s.machine.reporting_status().is_some() || s.machine.region_spec().is_some());
+        let imported = self.session.as_ref().is_some_and(|s| s.scenario.machine == "imported");
         let ready = self.session.is_some() && self.build.is_none() && self.import_job.is_none() && self.pending_import.is_none();
         html! {
             <div class={theme_class} data-ready={ready.to_string()}>
@@ -536,12 +542,15 @@ impl Component for App {
                             </div>
                             </div>
                             <div class="under-map">
-                                { legend(&s.palette(), s.machine.geometry().max_order) }
+                                { legend(&s.palette(), &s.machine) }
                                 if let Some((mv, mpx)) = &self.minimap {
                                     { self.minimap_view(s, mv, mpx.clone(), link) }
                                 }
                             </div>
                             <Charts data={self.chart_data(s)} />
+                            if let Some(d) = &self.seed_charts {
+                                <crate::seeds::SeedCharts data={d.clone()} palette={s.palette()} on_close={link.callback(|_| Msg::Analysis(AnalysisMsg::SeedClose))} />
+                            }
                         } else {
                             <div class="placeholder">{ "booting the machine…" }</div>
                         }
@@ -550,11 +559,17 @@ impl Component for App {
                         if let Some(s) = &self.session {
                             { player(s, link, self.playing.is_some(), self.speed) }
                             { diagnosis_panel(s, link) }
+                            if seeds_first {
+                                { crate::seeds::seeds_panel(s, imported, link) }
+                            }
                             { operation_form(&self.form, s, self.picking, link) }
                             { contiguity_panel(s, &self.form, self.contiguity_job.as_ref().map(|(_, j)| j), link) }
                             { buddyinfo(s) }
                             { pagetypeinfo(s) }
                             { zone_summary(s) }
+                            if !seeds_first {
+                                { crate::seeds::seeds_panel(s, imported, link) }
+                            }
                             { import_panel(&self.form, link) }
                         }
                     </aside>

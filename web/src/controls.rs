@@ -38,6 +38,19 @@ pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
             <label title="Workload steps to run">{ "steps " }
                 <input id="steps" type="number" min="0" value={form.steps.clone()} oninput={on_input(link, Field::Steps)} />
             </label>
+            <label title="The page allocator: Linux 6.12, or seed 003's region allocator (2013, not merged)">{ "allocator " }
+                <select id="allocator" onchange={on_select(link, Field::Allocator)}>
+                    { for pfnscope_core::AllocatorPolicy::ALL.iter().map(|p| html! { <option value={p.name()} title={p.label()} selected={p.name() == form.allocator}>{ if p.name() == "regions" { "seed 003 regions" } else { "mainline 6.12" } }</option> }) }
+                </select>
+            </label>
+            <label title="Free page reporting to a hypervisor: none, mainline (virtio-balloon), or seed 004's walk_free_mem_block (2017, not merged)">{ "reporting " }
+                <select id="reporting" onchange={on_select(link, Field::Reporting)}>
+                    { for pfnscope_core::ReportingPolicy::ALL.iter().map(|p| html! { <option value={p.name()} title={p.label()} selected={p.name() == form.reporting}>{ match p.name() { "walk" => "seed 004 walk", n => n } }</option> }) }
+                </select>
+            </label>
+            <label title="page_reporting_order (or the walk's min_order); empty for the driver's default, pageblock_order">{ "from order " }
+                <input id="reporting-order" class="narrow" type="number" min="0" max="15" placeholder="default" value={form.reporting_order.clone()} oninput={on_input(link, Field::ReportingOrder)} />
+            </label>
             <button type="submit" id="load">{ "load" }</button>
             <span class="spacer"></span>
             <button type="button" id="builtin-default" title="A contiguous grab that succeeds after migrating pages"

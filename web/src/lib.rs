@@ -16,6 +16,7 @@ mod gunzip;
 mod labels;
 mod panels;
 mod pfn_map;
+mod seeds;
 
 pub use app::{App, AppProps};
 

@@ -36,6 +36,7 @@ pub fn buddyinfo(s: &Session) -> Html {
 pub fn zone_summary(s: &Session) -> Html {
     use pfnscope_core::{MigrateType, ZoneCounter};
     let m = &s.machine;
+    let (reporting, regions) = (m.reporting_status().is_some(), m.region_spec().is_some());
     let short = |mt: MigrateType| match mt {
         MigrateType::Unmovable => "Unm",
         MigrateType::Movable => "Mov",
@@ -52,6 +53,8 @@ pub fn zone_summary(s: &Session) -> Html {
                     <th>{ "zone" }</th><th title="NR_FREE_PAGES (isolated pages not counted)">{ "free" }</th>
                     <th title="min / low / high watermarks + boost">{ "wmarks" }</th><th title="NR_FREE_CMA_PAGES">{ "cma" }</th>
                     <th title="nr_isolate_pageblock">{ "iso" }</th><th title="nr_reserved_highatomic">{ "hatom" }</th>
+                    if reporting { <th title="Pages in PageReported blocks (pfnscope counts them; the kernel keeps no such counter)">{ "rep" }</th> }
+                    if regions { <th title="Memory regions all free (could be powered down) / regions">{ "regions" }</th> }
                 </tr></thead>
                 <tbody>
                     { for m.zones().iter().enumerate().map(|(zi, z)| {
@@ -64,6 +67,10 @@ pub fn zone_summary(s: &Session) -> Html {
                                 <td>{ m.zone_counter(zi, ZoneCounter::FreeCmaPages) }</td>
                                 <td>{ m.zone_counter(zi, ZoneCounter::NrIsolatePageblock) }</td>
                                 <td>{ m.zone_counter(zi, ZoneCounter::NrReservedHighatomic) }</td>
+                                if reporting { <td>{ m.zone_reported_pages(zi) }</td> }
+                                if regions {
+                                    <td>{ format!("{}/{}", (0..m.zone_regions(zi)).filter(|&r| m.region_info(zi, r).powerable()).count(), m.zone_regions(zi)) }</td>
+                                }
                             </tr>
                         }
                     }) }
@@ -115,16 +122,26 @@ fn swatch(label: &str, css: String) -> Html {
 }
 
 /// The colors of pages and pageblock types.
-pub fn legend(p: &Palette, max_order: u8) -> Html {
+pub fn legend(p: &Palette, m: &pfnscope_core::Machine) -> Html {
+    let mut pages = p.page_legend(m.geometry().max_order);
+    if m.reporting_status().is_some() {
+        use pfnscope_view::palette::Category;
+        pages.insert(2, (Category::Reported.label(), p.category(Category::Reported, 0)));
+    }
+    let mut blocks = p.migratetype_legend();
+    if m.region_spec().is_some() {
+        blocks.push(("held by the region allocator".into(), p.region_allocator()));
+        blocks.push(("a memory region begins (line)".into(), p.region_edge()));
+    }
     html! {
         <div class="legend" aria-label="Legend">
             <div>
                 <h3>{ "pages" }</h3>
-                <ul>{ for p.page_legend(max_order).iter().map(|(l, c)| swatch(l, c.css())) }</ul>
+                <ul>{ for pages.iter().map(|(l, c)| swatch(l, c.css())) }</ul>
             </div>
             <div>
                 <h3 title="The strip above each row of pages">{ "pageblocks" }</h3>
-                <ul>{ for p.migratetype_legend().iter().map(|(l, c)| swatch(l, c.css())) }</ul>
+                <ul>{ for blocks.iter().map(|(l, c)| swatch(l, c.css())) }</ul>
             </div>
         </div>
     }

@@ -145,8 +145,8 @@ impl Palette {
             Category::Pinned => Rgba::rgb(0xe0, 0x00, 0x2b),
             Category::DirtyFile => Rgba::rgb(0xb3, 0x9b, 0x00),
             Category::Reported => match self.theme {
-                Theme::Light => Rgba::rgb(0xc9, 0xc0, 0xe8),
-                Theme::Dark => Rgba::rgb(0x5b, 0x4f, 0x8c),
+                Theme::Light => Rgba::rgb(0x9d, 0x8c, 0xd6),
+                Theme::Dark => Rgba::rgb(0x8f, 0x7f, 0xd8),
             },
             Category::Used(k) => match k {
                 PageKind::Anon => Rgba::rgb(0xe6, 0x9f, 0x00),
@@ -176,8 +176,8 @@ impl Palette {
     /// The line that marks where a memory region begins.
     pub fn region_edge(&self) -> Rgba {
         match self.theme {
-            Theme::Light => Rgba::rgb(0x6a, 0x3d, 0x9a),
-            Theme::Dark => Rgba::rgb(0xc5, 0xa3, 0xff),
+            Theme::Light => Rgba::rgb(0x00, 0x00, 0x00),
+            Theme::Dark => Rgba::rgb(0xff, 0xff, 0xff),
         }
     }
 
@@ -227,7 +227,8 @@ mod tests {
     fn legend_colors_are_distinct() {
         for theme in [Theme::Light, Theme::Dark] {
             let p = Palette::new(theme);
-            let legend = p.page_legend(10);
+            let mut legend = p.page_legend(10);
+            legend.push((Category::Reported.label(), p.category(Category::Reported, 10)));
             for (i, a) in legend.iter().enumerate() {
                 for b in &legend[i + 1..] {
                     assert_ne!(a.1, b.1, "{} and {} share a color", a.0, b.0);

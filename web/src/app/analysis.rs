@@ -13,6 +13,13 @@ pub enum AnalysisMsg {
     ContiguityStart,
     ContiguityChunk,
     ContiguityClear,
+    /// Run one of the seeds' comparisons (after a tick, so the notice
+    /// shows first).
+    SeedRun(crate::seeds::SeedRun),
+    SeedRunNow(crate::seeds::SeedRun),
+    SeedClose,
+    /// Give an imported machine the form's allocator and reporting.
+    ApplyPolicies,
 }
 
 impl App {
@@ -67,6 +74,63 @@ impl App {
                 self.contiguity_job = None;
                 let Some(s) = &mut self.session else { return false };
                 s.layer = None;
+                self.redraw_all();
+                true
+            }
+            AnalysisMsg::SeedRun(what) => {
+                self.notice = Some(Notice::Info("running the comparison…".into()));
+                ctx.link().send_future(async move {
+                    yew::platform::time::sleep(Duration::from_millis(30)).await;
+                    Msg::Analysis(AnalysisMsg::SeedRunNow(what))
+                });
+                true
+            }
+            AnalysisMsg::SeedRunNow(what) => {
+                let Some(s) = &self.session else { return false };
+                let order = match self.form.reporting_order() {
+                    Ok(o) => o.or(s.machine.reporting_status().map(|r| r.order)),
+                    Err(e) => {
+                        self.notice = Some(Notice::Error(e));
+                        return true;
+                    }
+                };
+                let result = match what {
+                    crate::seeds::SeedRun::Reporting => pfnscope_view::seeds::reporting(&s.machine, 30, order),
+                    crate::seeds::SeedRun::Migration => pfnscope_view::seeds::live_migration(&s.machine, order),
+                    crate::seeds::SeedRun::Regions => {
+                        let pages = s.machine.pfn_span().len();
+                        let steps = (pages / 8).clamp(6_000, 200_000);
+                        let cfg = pfnscope_core::regions::timeline::RegionTimelineConfig { steps, sample_every: steps / 12, region_pages: s.scenario.region_pages, ..Default::default() };
+                        if s.scenario.machine == "imported" {
+                            Err("the region comparison boots the scenario's machine twice; an imported machine cannot be booted again, so load a preset".into())
+                        } else {
+                            pfnscope_view::seeds::regions(&s.scenario, &cfg)
+                        }
+                    }
+                };
+                match result {
+                    Ok(c) => {
+                        self.notice = None;
+                        self.seed_charts = Some(Rc::new(c));
+                    }
+                    Err(e) => self.notice = Some(Notice::Error(e)),
+                }
+                true
+            }
+            AnalysisMsg::SeedClose => {
+                self.seed_charts = None;
+                true
+            }
+            AnalysisMsg::ApplyPolicies => {
+                let Some(s) = &mut self.session else { return false };
+                let allocator = pfnscope_core::AllocatorPolicy::by_name(&self.form.allocator).unwrap_or_default();
+                let reporting = pfnscope_core::ReportingPolicy::by_name(&self.form.reporting).unwrap_or_default();
+                let r = self.form.reporting_order().and_then(|order| s.apply_policies(allocator, None, reporting, order));
+                self.notice = Some(match r {
+                    Ok(m) => Notice::Info(m),
+                    Err(e) => Notice::Error(e),
+                });
+                self.frame = None;
                 self.redraw_all();
                 true
             }

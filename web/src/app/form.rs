@@ -24,6 +24,13 @@ pub enum Field {
     OpArg(usize),
     /// The contiguity layer's window size.
     ContigSize,
+    /// The page allocator: mainline or seed 003's region allocator.
+    Allocator,
+    /// Free page reporting: off, mainline or seed 004's walk.
+    Reporting,
+    /// `page_reporting_order` / the walk's `min_order`, empty for the
+    /// driver's default.
+    ReportingOrder,
 }
 
 /// The values of the form fields, as typed.
@@ -42,6 +49,9 @@ pub struct Form {
     pub op_args: [String; 3],
     pub paste: String,
     pub contig_size: String,
+    pub allocator: String,
+    pub reporting: String,
+    pub reporting_order: String,
 }
 
 impl Form {
@@ -60,6 +70,17 @@ impl Form {
             op_args: ["0x3400".into(), "0x3600".into(), "0".into()],
             paste: String::new(),
             contig_size: "2M".into(),
+            allocator: s.allocator.name().into(),
+            reporting: s.reporting.name().into(),
+            reporting_order: s.reporting_order.map(|o| o.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// The reporting order typed, if any.
+    pub fn reporting_order(&self) -> Result<Option<u8>, String> {
+        match self.reporting_order.trim() {
+            "" => Ok(None),
+            t => t.parse::<u8>().ok().filter(|&o| o <= 15).map(Some).ok_or_else(|| format!("reporting order: a whole number from 0 to 15, not {t:?}")),
         }
     }
 
@@ -91,6 +112,8 @@ impl Form {
                             K::Count => match spec.label {
                                 "round budget" => "10".into(),
                                 "steps" => "2000".into(),
+                                "milliseconds" => "2000".into(),
+                                "at most % used" => "50".into(),
                                 _ => "1".into(),
                             },
                         };
@@ -100,6 +123,9 @@ impl Form {
             }
             Field::Paste => self.paste = v,
             Field::ContigSize => self.contig_size = v,
+            Field::Allocator => self.allocator = v,
+            Field::Reporting => self.reporting = v,
+            Field::ReportingOrder => self.reporting_order = v,
             Field::OpArg(i) => {
                 if let Some(slot) = self.op_args.get_mut(i) {
                     *slot = v;
@@ -110,7 +136,16 @@ impl Form {
 
     /// The scenario the form describes, checked.
     pub fn scenario(&self) -> Result<Scenario, String> {
-        let query = format!("machine={}&workload={}&seed={}&steps={}", self.machine, self.workload, self.seed.trim(), self.steps.trim());
+        let query = format!(
+            "machine={}&workload={}&seed={}&steps={}&allocator={}&reporting={}&reporting_order={}",
+            self.machine,
+            self.workload,
+            self.seed.trim(),
+            self.steps.trim(),
+            self.allocator,
+            self.reporting,
+            self.reporting_order.trim()
+        );
         scenario_from_query(&query)
     }
 }
