@@ -441,3 +441,66 @@ async fn the_operation_form_takes_sizes_checkboxes_and_a_range_picked_on_the_map
     assert!(end > start, "picked {start:#x}-{end:#x}");
     assert!(text(&root, ".notice.info").starts_with("picked"), "{}", text(&root, ".notice"));
 }
+
+/// Seeds 003 and 004: a seed's lesson loads from its panel button, played
+/// to its end it shades the pages given back to the host, and the
+/// comparison with seed 004's walk is drawn with the native figures.
+#[wasm_bindgen_test]
+async fn the_reporting_lesson_shades_given_back_pages_and_its_comparison_has_the_native_figures() {
+    let root = mount(props(None)).await;
+    find::<HtmlElement>(&root, "#lesson-free-page-reporting").click();
+    sleep(50).await;
+    wait_ready(&root).await;
+    assert!(text(&root, ".map-toolbar .title").starts_with("Free page reporting"), "{}", text(&root, ".notice"));
+    assert!(text(&root, "#policy-reporting").contains("free page reporting (mainline, 6.12) from order 3"));
+    let mut native = Session::new(&Scenario::free_page_reporting(), W, H).unwrap();
+    native.follow = false;
+    press("End");
+    sleep(50).await;
+    let len = native.player.as_ref().unwrap().len();
+    native.seek(Some(len - 1));
+    // The camera followed the steps, so only the shade is compared.
+    let (_, _, pixels) = canvas_of(&root, "canvas#pfn-map");
+    let reported = native.palette().category(pfnscope_view::palette::Category::Reported, 0).0;
+    assert!(pixels.chunks_exact(4).any(|c| c == reported), "no page is shaded as given back to the host");
+    assert!(text(&root, "#zones").contains("rep"));
+
+    find::<HtmlElement>(&root, "#seed-run-reporting").click();
+    for _ in 0..200 {
+        if root.query_selector("#seed-charts").unwrap().is_some() {
+            break;
+        }
+        sleep(25).await;
+    }
+    let base = native.machine.clone();
+    let want = pfnscope_view::seeds::reporting(&base, 30, Some(3)).unwrap();
+    let shown = text(&root, "#seed-charts");
+    assert!(shown.contains(&want.summary[0]) && shown.contains(&want.summary[1]), "{shown}");
+    let canvas: HtmlCanvasElement = find(&root, "#seed-charts canvas");
+    let ctx = canvas.get_context("2d").unwrap().unwrap().dyn_into::<CanvasRenderingContext2d>().unwrap();
+    let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).unwrap().data().0;
+    assert!(data.chunks_exact(4).any(|c| c[..3] == [0xd5, 0x5e, 0x00]), "the seed's line is drawn");
+}
+
+/// Seed 003 from the scenario form: choosing the region allocator and
+/// loading names every region's state beside the map, and the URL's
+/// policies reach the machine.
+#[wasm_bindgen_test]
+async fn the_region_allocator_chosen_in_the_form_shows_its_regions() {
+    let root = mount(props(None)).await;
+    let select: web_sys::HtmlSelectElement = find(&root, "#allocator");
+    select.set_value("regions");
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    select.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
+    sleep(20).await;
+    find::<HtmlElement>(&root, "#load").click();
+    sleep(50).await;
+    wait_ready(&root).await;
+    assert!(text(&root, "#policy-allocator").contains("region allocator (seed 003"), "{}", text(&root, "#policy-allocator"));
+    let s = pfnscope_view::session::scenario_from_query("machine=teaching-64m&workload=desktop&seed=42&steps=12000&allocator=regions").unwrap();
+    let native = Session::new(&s, W, H).unwrap();
+    let (free, all) = native.machine.powerable_regions();
+    assert!(text(&root, "#policy-allocator").contains(&format!("{free} of {all} all free")));
+    assert_eq!(all, 8, "8 MiB regions on the 64 MiB machine");
+}
