@@ -64,6 +64,17 @@ impl Component for TextLayer {
                 c.set_fill_style_str(shades[b.zone % 2]);
                 c.fill_rect((RULER_W - 8) as f64, b.y0 as f64, 4.0, (b.y1 - b.y0) as f64);
             }
+            // Memory regions: a band beside the zones', green where the
+            // region could be powered down, else its pageblocks' type.
+            let palette = pfnscope_view::palette::Palette::new(if p.dark { pfnscope_view::palette::Theme::Dark } else { pfnscope_view::palette::Theme::Light });
+            for b in &p.labels.regions {
+                let color = match b.state {
+                    pfnscope_core::RegionState::Owned(mt) => palette.migratetype(mt).css(),
+                    _ => "#009e73".into(),
+                };
+                c.set_fill_style_str(&color);
+                c.fill_rect((RULER_W - 15) as f64, b.y0 as f64 + 1.0, 5.0, (b.y1 - b.y0).saturating_sub(2) as f64);
+            }
             c.set_text_baseline("top");
             for m in &p.labels.ruler {
                 let (font, color) = match m.kind {

@@ -36,8 +36,7 @@ pub fn load_machine(name: &str) -> Result<(Machine, String), String> {
 
 /// `pfnscope run`: the play operation's trace, its outcome and, for a
 /// failure or a costly success, the diagnosis of every range it tried.
-pub fn run(name: &str, json: bool) -> Result<(String, bool), String> {
-    let s = load_scenario(name)?;
+pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, bool), String> {
     let play = s.play.clone().ok_or_else(|| format!("{name}: the scenario plays no operation"))?;
     let mut m = s.build().map_err(|e| e.to_string())?;
     let (result, trace) = m.record(play.title(), |m| play.run(m));

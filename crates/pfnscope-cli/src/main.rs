@@ -92,11 +92,14 @@ enum Command {
     /// every page that stood in its way, with the rule each breaks. Exits
     /// non-zero when the operation fails.
     Run {
-        /// A built-in scenario (default, pinned, slab-in-movable) or a
+        /// A built-in scenario (default, pinned, slab-in-movable,
+        /// free-page-reporting, walk-free-mem-block, region-allocator) or a
         /// scenario JSON file.
         scenario: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        policies: Policies,
     },
     /// Where a contiguous range of a size could still be had: the verdict
     /// alloc_contig_range() would reach on every aligned window (free now,
@@ -190,6 +193,43 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The seeds' policies, overriding the scenario's.
+#[derive(clap::Args)]
+struct Policies {
+    /// The page allocator: mainline (6.12) or regions (seed 003, 2013).
+    #[arg(long)]
+    allocator: Option<String>,
+    /// Memory region size: pages or bytes with a unit (8M, 512M).
+    #[arg(long)]
+    region_size: Option<String>,
+    /// Free page reporting: off, mainline or walk (seed 004, 2017).
+    #[arg(long)]
+    reporting: Option<String>,
+    /// page_reporting_order, or the walk's min_order.
+    #[arg(long)]
+    reporting_order: Option<u8>,
+}
+
+impl Policies {
+    /// The scenario with these policies where given.
+    fn apply(&self, mut s: Scenario) -> Result<Scenario, String> {
+        if let Some(a) = &self.allocator {
+            s.allocator = pfnscope_core::AllocatorPolicy::by_name(a).ok_or_else(|| format!("--allocator {a}: mainline or regions"))?;
+        }
+        if let Some(r) = &self.reporting {
+            s.reporting = pfnscope_core::ReportingPolicy::by_name(r).ok_or_else(|| format!("--reporting {r}: off, mainline or walk"))?;
+        }
+        if self.reporting_order.is_some() {
+            s.reporting_order = self.reporting_order;
+        }
+        if let Some(t) = &self.region_size {
+            let page = MachineSpec::preset(&s.machine).map_or(4096, |m| m.geometry.page_size());
+            s.region_pages = Some(pfnscope_view::session::parse_size(t, page).map_err(|e| format!("--region-size: {e}"))?);
+        }
+        Ok(s)
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -286,8 +326,9 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", compare::report(&m, contest, width));
             Ok(())
         }
-        Command::Run { scenario, json } => {
-            let (out, ok) = diagnose::run(&scenario, json)?;
+        Command::Run { scenario, json, policies } => {
+            let s = policies.apply(diagnose::load_scenario(&scenario)?)?;
+            let (out, ok) = diagnose::run(&scenario, &s, json)?;
             print!("{out}");
             if ok {
                 Ok(())

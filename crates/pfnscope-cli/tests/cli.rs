@@ -127,3 +127,41 @@ fn contiguity_json_of_a_snapshot_is_the_cores_map() {
     let (ok, _, err) = pfnscope(&["contiguity", "default", "--size", "3X"]);
     assert!(!ok && err.contains("unknown unit"), "{err}");
 }
+
+/// Seeds 003 and 004 on the command line: the comparisons print the
+/// core's figures, and `run` takes the policies as flags.
+#[test]
+fn the_seeds_comparisons_print_the_cores_figures() {
+    use pfnscope_core::reporting::live_migration::{compare_live_migration, MigrationConfig};
+    use pfnscope_core::reporting::timeline::{compare_reporting, TimelineConfig};
+    let base = pfnscope_core::Scenario { play: None, ..pfnscope_core::Scenario::default() }.build().unwrap();
+
+    let (ok, out, err) = pfnscope(&["reporting", "default", "--order", "3", "--seconds", "10", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let cfg = TimelineConfig { seconds: 10, order: Some(3), ..TimelineConfig::default() };
+    let [main, walk] = compare_reporting(&base, &cfg).unwrap();
+    assert_eq!(v["mainline"], serde_json::to_value(&main).unwrap());
+    assert_eq!(v["walk"], serde_json::to_value(&walk).unwrap());
+    let (_, human, _) = pfnscope(&["reporting", "default", "--order", "3", "--seconds", "10"]);
+    assert!(human.contains(&format!("seed 004's walk: {} pages in {} report call(s)", walk.last().reported_pages, walk.last().report_calls)), "{human}");
+
+    let (ok, out, _) = pfnscope(&["migrate", "default", "--min-order", "0", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = compare_live_migration(&base, &MigrationConfig { min_order: Some(0), ..MigrationConfig::default() }).unwrap();
+    assert_eq!(v["saved_pages"], c.saved_pages());
+    assert!(c.saved_pages() > 0);
+
+    let (ok, human, err) = pfnscope(&["regions", "default", "--region-size", "8M", "--steps", "2000", "--sample-every", "500"]);
+    assert!(ok, "{err}");
+    assert!(human.contains("202 of 210") && human.contains("region allocator (2013):"), "{human}");
+
+    let (ok, out, _) = pfnscope(&["run", "default", "--reporting", "mainline", "--reporting-order", "3", "--json"]);
+    assert!(ok);
+    assert!(out.contains("\"ok\": true"));
+    let (ok, _, err) = pfnscope(&["run", "default", "--allocator", "buddy"]);
+    assert!(!ok && err.contains("mainline or regions"), "{err}");
+    let (ok, out, _) = pfnscope(&["run", "region-allocator"]);
+    assert!(ok && out.contains("kmempowerd"), "{out}");
+}

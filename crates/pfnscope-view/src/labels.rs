@@ -44,12 +44,22 @@ pub struct ZoneBand {
     pub zone: usize,
 }
 
+/// A memory region's rows in view and its state, for a second band
+/// beside the map, colored by the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionBand {
+    pub y0: u32,
+    pub y1: u32,
+    pub state: RegionState,
+}
+
 /// Everything to write for a view.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Labels {
     pub ruler: Vec<RulerMark>,
     pub inside: Vec<MapText>,
     pub bands: Vec<ZoneBand>,
+    pub regions: Vec<RegionBand>,
 }
 
 /// Rows are labelled at least this many pixels apart.
@@ -137,10 +147,17 @@ pub fn labels(m: &Machine, v: &Viewport, holes: &[PfnRange]) -> Labels {
     for zi in 0..m.zones().len() {
         for r in 0..m.zone_regions(zi) {
             let span = m.region_span(zi, r);
-            if !shown.contains(span.start) {
+            let (a, b) = (span.start.max(shown.start), span.end.min(shown.end));
+            if a >= b {
                 continue;
             }
             let info = m.region_info(zi, r);
+            if info.state != RegionState::Empty {
+                out.regions.push(RegionBand { y0: y_of(a), y1: y_of(b - 1) + row_h, state: info.state });
+            }
+            if !shown.contains(span.start) {
+                continue;
+            }
             let state = match info.state {
                 RegionState::Empty => continue,
                 RegionState::InRegionAllocator => "in the region allocator".to_string(),
@@ -217,6 +234,23 @@ mod tests {
         assert!(l.bands.windows(2).all(|w| w[0].y1 <= w[1].y0 + v.row_h()));
         // Nothing overlaps.
         assert!(l.ruler.windows(2).all(|w| w[1].y >= w[0].y + LINE_H), "{:?}", l.ruler);
+    }
+
+    #[test]
+    fn memory_regions_get_a_band_and_a_mark_with_their_state() {
+        let mut m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+        m.regions_register(pfnscope_core::AllocatorPolicy::Regions, None).unwrap();
+        let v = Viewport::fit(m.pfn_span(), 512, 600);
+        let l = labels(&m, &v, &[]);
+        // 8 MiB regions: 2 in DMA, 4 in Normal, 2 in Movable, in order.
+        assert_eq!(l.regions.len(), 8);
+        assert!(l.regions.windows(2).all(|w| w[0].y0 <= w[1].y0));
+        assert_eq!(l.regions.last().unwrap().state, RegionState::InRegionAllocator);
+        assert!(l.ruler.iter().any(|r| r.text == "region 1: in the region allocator"), "{:?}", l.ruler);
+        assert!(l.ruler.iter().any(|r| r.text.starts_with("region 0: Movable")), "{:?}", l.ruler);
+        // Without regions, neither.
+        let plain = labels(&Machine::new(MachineSpec::teaching_64m()).unwrap(), &v, &[]);
+        assert!(plain.regions.is_empty() && !plain.ruler.iter().any(|r| r.text.starts_with("region ")));
     }
 
     #[test]
