@@ -64,16 +64,22 @@ impl Component for TextLayer {
                 c.set_fill_style_str(shades[b.zone % 2]);
                 c.fill_rect((RULER_W - 8) as f64, b.y0 as f64, 4.0, (b.y1 - b.y0) as f64);
             }
-            // Memory regions: a band beside the zones', green where the
-            // region could be powered down, else its pageblocks' type.
+            // Memory regions: a band beside the zones', filled with the
+            // type of the region's pageblocks, hollow where it is all free
+            // (it could be powered down).
             let palette = pfnscope_view::palette::Palette::new(if p.dark { pfnscope_view::palette::Theme::Dark } else { pfnscope_view::palette::Theme::Light });
             for b in &p.labels.regions {
-                let color = match b.state {
-                    pfnscope_core::RegionState::Owned(mt) => palette.migratetype(mt).css(),
-                    _ => "#009e73".into(),
-                };
-                c.set_fill_style_str(&color);
-                c.fill_rect((RULER_W - 15) as f64, b.y0 as f64 + 1.0, 5.0, (b.y1 - b.y0).saturating_sub(2) as f64);
+                let (x, y, h) = ((RULER_W - 15) as f64, b.y0 as f64 + 1.0, (b.y1 - b.y0).saturating_sub(2) as f64);
+                match b.state {
+                    pfnscope_core::RegionState::Owned(mt) => {
+                        c.set_fill_style_str(&palette.migratetype(mt).css());
+                        c.fill_rect(x, y, 5.0, h);
+                    }
+                    _ => {
+                        c.set_stroke_style_str(fg);
+                        c.stroke_rect(x + 0.5, y + 0.5, 4.0, h - 1.0);
+                    }
+                }
             }
             c.set_text_baseline("top");
             for m in &p.labels.ruler {

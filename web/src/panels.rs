@@ -131,7 +131,7 @@ pub fn legend(p: &Palette, m: &pfnscope_core::Machine) -> Html {
     let mut blocks = p.migratetype_legend();
     if m.region_spec().is_some() {
         blocks.push(("held by the region allocator".into(), p.region_allocator()));
-        blocks.push(("a memory region begins (line)".into(), p.region_edge()));
+        blocks.push(("a memory region begins (line); its band beside the ruler is hollow when all free".into(), p.region_edge()));
     }
     html! {
         <div class="legend" aria-label="Legend">

@@ -160,11 +160,11 @@ pub fn labels(m: &Machine, v: &Viewport, holes: &[PfnRange]) -> Labels {
             }
             let state = match info.state {
                 RegionState::Empty => continue,
-                RegionState::InRegionAllocator => "in the region allocator".to_string(),
+                RegionState::InRegionAllocator => "region allocator".to_string(),
                 RegionState::FullyFree => "all free".to_string(),
-                RegionState::Owned(mt) => format!("{mt}, {}% free", info.free_pages * 100 / info.present_pages.max(1)),
+                RegionState::Owned(mt) => format!("{mt} {}% free", info.free_pages * 100 / info.present_pages.max(1)),
             };
-            regions.push((span.start, format!("region {r}: {state}"), MarkKind::Region));
+            regions.push((span.start, format!("r{r} {state}"), MarkKind::Region));
         }
     }
     for h in holes.iter().filter(|h| h.start < shown.end && h.end > shown.start) {
@@ -246,11 +246,11 @@ mod tests {
         assert_eq!(l.regions.len(), 8);
         assert!(l.regions.windows(2).all(|w| w[0].y0 <= w[1].y0));
         assert_eq!(l.regions.last().unwrap().state, RegionState::InRegionAllocator);
-        assert!(l.ruler.iter().any(|r| r.text == "region 1: in the region allocator"), "{:?}", l.ruler);
-        assert!(l.ruler.iter().any(|r| r.text.starts_with("region 0: Movable")), "{:?}", l.ruler);
+        assert!(l.ruler.iter().any(|r| r.text == "r1 region allocator"), "{:?}", l.ruler);
+        assert!(l.ruler.iter().any(|r| r.text.starts_with("r0 Movable")), "{:?}", l.ruler);
         // Without regions, neither.
         let plain = labels(&Machine::new(MachineSpec::teaching_64m()).unwrap(), &v, &[]);
-        assert!(plain.regions.is_empty() && !plain.ruler.iter().any(|r| r.text.starts_with("region ")));
+        assert!(plain.regions.is_empty() && !plain.ruler.iter().any(|r| r.text.starts_with("r0 ")));
     }
 
     #[test]
