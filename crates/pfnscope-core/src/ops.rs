@@ -151,8 +151,7 @@ impl Op {
                 if *steps > MAX_AGE_STEPS {
                     return Err(format!("at most {MAX_AGE_STEPS} workload steps at a time (each is traced), not {steps}"));
                 }
-                let spec = crate::workload::WorkloadSpec::preset(workload)
-                    .ok_or_else(|| format!("unknown workload {workload:?}; choose one of {}", crate::workload::WorkloadSpec::PRESETS.join(", ")))?;
+                let spec = crate::workload::WorkloadSpec::named(workload).map_err(|e| e.to_string())?;
                 let mut w = crate::workload::Workload::new(spec, *seed).map_err(|e| e.to_string())?;
                 w.run(m, *steps, |_| {});
                 Ok(format!("ran {steps} steps of {workload}; {} allocation(s) still held by it", w.live().len()))

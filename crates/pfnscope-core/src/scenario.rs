@@ -180,9 +180,7 @@ impl Scenario {
             )));
         }
         if let Some(w) = &self.workload {
-            if WorkloadSpec::preset(w).is_none() {
-                return Err(Error::BadMachine(format!("unknown workload {w:?}; choose one of {}", WorkloadSpec::PRESETS.join(", "))));
-            }
+            WorkloadSpec::named(w)?;
         }
         Ok(())
     }

@@ -114,6 +114,11 @@ impl WorkloadSpec {
     }
 
     pub const PRESETS: [&'static str; 3] = ["desktop", "file-server", "vm-host"];
+
+    /// A preset by name, or an error that lists them.
+    pub fn named(name: &str) -> Result<WorkloadSpec> {
+        WorkloadSpec::preset(name).ok_or_else(|| Error::BadMachine(format!("unknown workload {name:?}; choose one of {}", WorkloadSpec::PRESETS.join(", "))))
+    }
 }
 
 /// What one workload step did.

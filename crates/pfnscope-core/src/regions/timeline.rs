@@ -79,7 +79,7 @@ pub fn region_timeline(scenario: &Scenario, policy: AllocatorPolicy, cfg: &Regio
     m.regions_register(policy, cfg.region_pages.or(scenario.region_pages))?;
     m.set_journaling(false);
     let name = scenario.workload.clone().unwrap_or_else(|| "desktop".into());
-    let spec = crate::workload::WorkloadSpec::preset(&name).ok_or_else(|| Error::BadMachine(format!("unknown workload {name:?}")))?;
+    let spec = crate::workload::WorkloadSpec::named(&name)?;
     let preset_fill = spec.target_fill_pct;
     let mut w = Workload::new(spec, scenario.seed)?;
     w.set_target_fill_pct(cfg.peak_fill_pct.unwrap_or(preset_fill));

@@ -142,13 +142,7 @@ pub fn simulate_live_migration(
             "the migration needs a positive bandwidth and at least one round".into(),
         ));
     }
-    let spec = WorkloadSpec::preset(&cfg.workload).ok_or_else(|| {
-        Error::BadMachine(format!(
-            "unknown workload {:?}; choose one of {}",
-            cfg.workload,
-            WorkloadSpec::PRESETS.join(", ")
-        ))
-    })?;
+    let spec = WorkloadSpec::named(&cfg.workload)?;
     let mut m = base.clone();
     m.forget_journal();
     m.set_journaling(false);

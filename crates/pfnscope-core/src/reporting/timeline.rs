@@ -95,13 +95,7 @@ pub fn reporting_timeline(
             cfg.seconds
         )));
     }
-    let spec = WorkloadSpec::preset(&cfg.workload).ok_or_else(|| {
-        Error::BadMachine(format!(
-            "unknown workload {:?}; choose one of {}",
-            cfg.workload,
-            WorkloadSpec::PRESETS.join(", ")
-        ))
-    })?;
+    let spec = WorkloadSpec::named(&cfg.workload)?;
     let mut m = base.without_reporting();
     m.set_journaling(false);
     m.page_reporting_register(policy, cfg.order)?;
