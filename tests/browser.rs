@@ -22,7 +22,7 @@ fn scenario() -> Scenario {
 }
 
 fn props(url_error: Option<String>) -> AppProps {
-    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None, animate: false }
+    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None, animate: false, bench: None }
 }
 
 async fn sleep(ms: u64) {
@@ -284,7 +284,7 @@ fn canvas_of(root: &Element, sel: &str) -> (u32, u32, Vec<u8>) {
 /// table shows where 6.12 and v4.9 differ.
 #[wasm_bindgen_test]
 async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() {
-    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false };
+    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false, bench: None };
     let root = mount(props).await;
     for _ in 0..40 {
         if root.query_selector("canvas#compare-right").unwrap().is_some() {
@@ -345,7 +345,7 @@ async fn the_contiguity_layer_equals_the_native_map() {
 #[wasm_bindgen_test]
 async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
     let pinned = Scenario { steps: 3_000, ..Scenario::default_pinned() };
-    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false }).await;
+    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false, bench: None }).await;
     let why = text(&root, "#diagnosis");
     assert!(why.contains("pinned"), "{why}");
     let button: HtmlElement = find(&root, "#diagnosis button.pfn");

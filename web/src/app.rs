@@ -22,6 +22,7 @@ use crate::labels::TextLayer;
 use crate::pfn_map::PfnMap;
 
 mod analysis;
+mod bench;
 mod form;
 mod import;
 mod map;
@@ -50,6 +51,9 @@ pub struct AppProps {
     /// Animate steps (off when the user prefers reduced motion).
     #[prop_or(true)]
     pub animate: bool,
+    /// The benchmark page: step the trace this many times, timing each.
+    #[prop_or_default]
+    pub bench: Option<u32>,
 }
 
 impl AppProps {
@@ -64,8 +68,14 @@ impl AppProps {
             url_error.get_or_insert(e);
             None
         });
+        let bench = pfnscope_view::session::bench_from_query(&query).unwrap_or_else(|e| {
+            url_error.get_or_insert(e);
+            None
+        });
         let (width, height) = map_size_for_window();
-        AppProps { scenario, url_error, width, height, compare, animate: !crate::animation::prefers_reduced_motion() }
+        // Benchmarks time the step itself, not its animation.
+        let animate = bench.is_none() && !crate::animation::prefers_reduced_motion();
+        AppProps { scenario, url_error, width, height, compare, animate, bench }
     }
 }
 
@@ -105,6 +115,8 @@ pub enum Msg {
     Map(MapMsg),
     Import(ImportMsg),
     Analysis(AnalysisMsg),
+    /// The benchmark page's next timed step.
+    BenchStep,
 }
 
 /// Mouse position and what is under it.
@@ -156,6 +168,8 @@ pub struct App {
     picking: Option<u8>,
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
+    /// The benchmark page's run, if this is it.
+    bench: Option<bench::Bench>,
     /// The seeds' comparison last run, drawn under the charts.
     seed_charts: Option<Rc<pfnscope_view::seeds::SeedComparison>>,
     _keys: Option<EventListener>,
@@ -326,6 +340,7 @@ impl Component for App {
             compare: None,
             compare_on_load: props.compare,
             seed_charts: None,
+            bench: props.bench.map(bench::Bench::new),
             contiguity_job: None,
             anim: None,
             anim_timer: None,
@@ -338,6 +353,7 @@ impl Component for App {
     }
 
     fn rendered(&mut self, ctx: &Context<Self>, first_render: bool) {
+        self.bench_rendered(ctx);
         if first_render {
             if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
                 let link = ctx.link().clone();
@@ -384,6 +400,9 @@ impl Component for App {
                     self.compare = None;
                     if let Some(against) = self.compare_on_load.take() {
                         ctx.link().send_message(Msg::Analysis(AnalysisMsg::CompareOpen(against)));
+                    }
+                    if self.bench.as_ref().is_some_and(|b| b.times.is_empty() && b.result.is_none()) {
+                        self.bench_begin(ctx);
                     }
                 } else {
                     ctx.link().send_future(async {
@@ -445,6 +464,7 @@ impl Component for App {
             Msg::Map(m) => self.update_map(m),
             Msg::Import(m) => self.update_import(ctx, m),
             Msg::Analysis(m) => self.update_analysis(ctx, m),
+            Msg::BenchStep => self.bench_step(ctx),
         }
     }
 
@@ -577,6 +597,9 @@ impl Component for App {
                 }
                 if self.help {
                     { help_overlay(link) }
+                }
+                if let Some(r) = self.bench.as_ref().and_then(|b| b.result.as_ref()) {
+                    <pre id="bench-result">{ r }</pre>
                 }
             </div>
         }

@@ -522,7 +522,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = value.replace('+', " ");
         let number = |what: &str| value.parse::<u64>().map_err(|_| format!("URL parameter {what}={value:?} is not a whole number"));
-        if key == "scenario" || key == "compare" {
+        if key == "scenario" || key == "compare" || key == "bench" {
             continue;
         }
         // The kernel's policies change no PFN, so a built-in keeps its stage.
@@ -555,7 +555,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare, allocator, region, reporting, reporting_order)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare, bench, allocator, region, reporting, reporting_order)")),
         }
         custom = true;
     }
@@ -575,6 +575,16 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
 
 /// Reads `compare=v4.9` or `compare=2010` from a URL query: the variant to
 /// open side by side with 6.12 once the scenario is played.
+/// The benchmark page's step count from a URL query (`bench=300`).
+pub fn bench_from_query(query: &str) -> Result<Option<u32>, String> {
+    for pair in query.trim_start_matches('?').split('&') {
+        if let Some(v) = pair.strip_prefix("bench=") {
+            return v.parse::<u32>().ok().filter(|&n| (1..=100_000).contains(&n)).map(Some).ok_or_else(|| format!("URL parameter bench={v:?}: a number of steps from 1 to 100000"));
+        }
+    }
+    Ok(None)
+}
+
 pub fn compare_from_query(query: &str) -> Result<Option<Against>, String> {
     for pair in query.trim_start_matches('?').split('&') {
         if let Some(v) = pair.strip_prefix("compare=") {
@@ -874,6 +884,11 @@ mod tests {
         assert!(scenario_from_query("?reporting=sometimes").unwrap_err().contains("off, mainline or walk"));
         assert!(scenario_from_query("?region=7Q").unwrap_err().contains("region"));
         assert!(scenario_from_query("?reporting_order=99").is_err());
+        // The benchmark page's key leaves the scenario alone.
+        assert_eq!(scenario_from_query("?scenario=pinned&bench=50"), Ok(Scenario::default_pinned()));
+        assert_eq!(bench_from_query("?scenario=pinned&bench=50"), Ok(Some(50)));
+        assert_eq!(bench_from_query("?scenario=pinned"), Ok(None));
+        assert!(bench_from_query("?bench=0").unwrap_err().contains("bench"));
     }
 
     #[test]
