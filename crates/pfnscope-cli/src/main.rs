@@ -166,7 +166,8 @@ enum Command {
         /// A built-in scenario or a scenario JSON file: its machine,
         /// workload and seed.
         scenario: String,
-        /// Region size: pages or bytes with a unit (default 512M, the series').
+        /// Region size: pages or bytes with a unit (default: the series'
+        /// 512M, or 8M on a machine under 1 GiB).
         #[arg(long)]
         region_size: Option<String>,
         #[arg(long, default_value_t = 20_000)]

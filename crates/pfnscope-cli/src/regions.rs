@@ -12,7 +12,7 @@ pub fn regions(name: &str, cfg: &RegionTimelineConfig, json: bool) -> Result<Str
         let out = serde_json::json!({ "scenario": s.title, "machine": s.machine, "config": cfg, "mainline": main, "regions": ra });
         return Ok(serde_json::to_string_pretty(&out).expect("json") + "\n");
     }
-    let size = cfg.region_pages.map_or("512 MiB".to_string(), |p| format!("{p} pages"));
+    let size = pfnscope_view::labels::bytes_label(main.region_pages * main.page_size);
     let mut out = format!(
         "{} ({}): {} steps of {}, aiming at {}% of memory in the first half and {}% in the second; regions of {size}; kmempowerd {}\n\n",
         s.title,

@@ -47,6 +47,11 @@ pub fn reporting(file: &str, cfg: &TimelineConfig, json: bool) -> Result<String,
         );
     }
     out += "\n";
+    if main.last().report_calls == 0 {
+        if let Some(note) = pfnscope_view::seeds::reporting_gate_note(&m, main.order) {
+            out += &format!("{note} Try --order 3.\n");
+        }
+    }
     out += &summary(&main, "mainline");
     out += &summary(&walk, "seed 004's walk");
     out += "\"again\": pages reported while the host already held them. Mainline reports pages again only when their block changed: merged into a bigger one, or split by an allocation that took part of it; the walk keeps no state and reports every free block on every walk.\n";

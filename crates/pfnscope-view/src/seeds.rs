@@ -51,6 +51,22 @@ fn line(label: &str, design: usize, dashed: bool, points: Vec<(u64, u64)>) -> Li
     Line { label: label.into(), design, dashed, points }
 }
 
+/// Why mainline reported nothing: no zone had more free pages than its
+/// gate (the low watermark plus a batch of 32 blocks of `order`). `None`
+/// when some zone passes.
+pub fn reporting_gate_note(m: &Machine, order: u8) -> Option<String> {
+    let gates: Vec<(String, i64, u64)> = (0..m.zones().len())
+        .map(|zi| (m.zones()[zi].name().to_string(), m.zone_free_pages(zi), m.wmark_pages(zi, pfnscope_core::zone::Wmark::Low) + (32u64 << order)))
+        .collect();
+    if gates.iter().any(|(_, free, gate)| *free > *gate as i64) {
+        return None;
+    }
+    let zones = gates.iter().map(|(n, free, gate)| format!("{n} {free} of {gate}")).collect::<Vec<_>>().join(", ");
+    Some(format!(
+        "Mainline reported nothing because no zone passed page_reporting_process_zone()'s gate, free pages above the low watermark plus 32 blocks of order {order} ({zones}): a small machine needs a lower page_reporting_order."
+    ))
+}
+
 /// Mainline reporting against seed 004's walk on a copy of `m`, for
 /// `seconds` of the desktop workload (seeded), from `order`.
 pub fn reporting(m: &Machine, seconds: u64, order: Option<u8>) -> Result<SeedComparison, String> {
@@ -78,6 +94,7 @@ pub fn reporting(m: &Machine, seconds: u64, order: Option<u8>) -> Result<SeedCom
     };
     let (a, b) = (main.last(), walk.last());
     let pct = |again: u64, all: u64| (again * 100).checked_div(all).unwrap_or(0);
+    let gate = if a.report_calls == 0 { reporting_gate_note(m, main.order) } else { None };
     Ok(SeedComparison {
         title: format!("Free page reporting from order {}: mainline against seed 004's walk, {seconds} s of a desktop", main.order),
         panels: vec![reported, calls],
@@ -94,7 +111,10 @@ pub fn reporting(m: &Machine, seconds: u64, order: Option<u8>) -> Result<SeedCom
                 b.report_calls,
                 pct(b.rereported_pages, b.reported_pages)
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(gate)
+        .collect(),
     })
 }
 
@@ -182,6 +202,12 @@ mod tests {
         let g = regions(&s, &cfg).unwrap();
         assert_eq!(g.panels[0].lines[1].points.len(), 5);
         assert!(g.summary[1].contains("202 of 210"));
+
+        // At pageblock_order no zone of the 64 MiB machine passes the gate,
+        // and the summary says why mainline reported nothing.
+        let r = reporting(&m, 4, None).unwrap();
+        assert!(r.summary.iter().any(|s| s.contains("no zone passed")), "{:?}", r.summary);
+        assert!(reporting_gate_note(&m, 3).is_none());
 
         let l = live_migration(&m, Some(0)).unwrap();
         let (with, without) = (&l.panels[0].lines[1].points, &l.panels[0].lines[0].points);

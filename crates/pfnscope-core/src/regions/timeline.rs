@@ -59,6 +59,9 @@ pub struct RegionSample {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionTimeline {
     pub policy: AllocatorPolicy,
+    /// Pages per region, and bytes per page.
+    pub region_pages: u64,
+    pub page_size: u64,
     pub samples: Vec<RegionSample>,
 }
 
@@ -98,7 +101,8 @@ pub fn region_timeline(scenario: &Scenario, policy: AllocatorPolicy, cfg: &Regio
         }
         samples.push(sample(&m, done));
     }
-    Ok(RegionTimeline { policy, samples })
+    let region_pages = m.region_spec().map_or(0, |r| r.region_pages);
+    Ok(RegionTimeline { policy, region_pages, page_size: m.geometry().page_size(), samples })
 }
 
 /// Mainline first, then the region allocator.
