@@ -37,6 +37,9 @@ struct Cli {
 enum Command {
     /// List the machine and workload presets.
     Presets,
+    /// List the built-in scenarios, one per line, name first (for `run`,
+    /// `compare`, `contiguity` and the app's `?scenario=`).
+    List,
     /// Build a scenario and print its memory state.
     Show {
         /// A scenario JSON file (overrides the other options).
@@ -263,6 +266,13 @@ fn run(cli: Cli) -> Result<(), String> {
             for name in WorkloadSpec::PRESETS {
                 let w = WorkloadSpec::preset(name).expect("listed preset");
                 println!("  {name:<14} {}", w.description);
+            }
+            Ok(())
+        }
+        Command::List => {
+            for name in Scenario::BUILTINS {
+                let s = Scenario::builtin(name).expect("listed built-in");
+                println!("{name:<20} {}", s.title);
             }
             Ok(())
         }

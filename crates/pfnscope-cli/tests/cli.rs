@@ -165,3 +165,14 @@ fn the_seeds_comparisons_print_the_cores_figures() {
     let (ok, out, _) = pfnscope(&["run", "region-allocator"]);
     assert!(ok && out.contains("kmempowerd"), "{out}");
 }
+
+#[test]
+fn list_names_every_built_in_scenario_first_on_its_line() {
+    let (ok, out, _) = pfnscope(&["list"]);
+    assert!(ok);
+    let names: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(names, pfnscope_core::Scenario::BUILTINS);
+    for name in names {
+        assert!(pfnscope(&["run", name, "--json"]).1.contains("\"operation\""), "{name} runs");
+    }
+}
