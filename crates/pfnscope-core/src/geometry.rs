@@ -326,6 +326,7 @@ impl MachineSpec {
             "x86-64-4g" => MachineSpec::x86_64_pc(4),
             "x86-64-16g" => MachineSpec::x86_64_pc(16),
             "x86-64-64g" => MachineSpec::x86_64_pc(64),
+            "x86-64-256g" => MachineSpec::x86_64_pc(256),
             "arm64-4k-4g" => MachineSpec::arm64_board(Geometry::ARM64_4K, 4),
             "arm64-16k-4g" => MachineSpec::arm64_board(Geometry::ARM64_16K, 4),
             "arm64-64k-8g" => MachineSpec::arm64_board(Geometry::ARM64_64K, 8),
@@ -334,12 +335,13 @@ impl MachineSpec {
     }
 
     /// The names [`MachineSpec::preset`] accepts.
-    pub const PRESETS: [&'static str; 8] = [
+    pub const PRESETS: [&'static str; 9] = [
         "teaching-16m",
         "teaching-64m",
         "x86-64-4g",
         "x86-64-16g",
         "x86-64-64g",
+        "x86-64-256g",
         "arm64-4k-4g",
         "arm64-16k-4g",
         "arm64-64k-8g",
