@@ -936,6 +936,16 @@ mod tests {
         assert!(import_bytes("x", b"\x1f\x8bnot really gzip").unwrap_err().contains("x"));
         assert!(import_bytes("y", b"hello world").unwrap_err().contains("buddyinfo"));
         assert!(import_bytes("z", &[0xff, 0xfe, 0x00]).is_err());
+        // An imported machine can be given the seeds' policies, once.
+        let mut s = s;
+        let msg = s.apply_policies(pfnscope_core::AllocatorPolicy::Regions, None, pfnscope_core::ReportingPolicy::Mainline, Some(3)).unwrap();
+        assert!(msg.contains("region allocator") && msg.contains("free page reporting"), "{msg}");
+        assert!(s.machine.region_spec().is_some() && s.machine.reporting_status().is_some());
+        s.machine.check_quiescent().unwrap();
+        s.machine.advance_clock(2000);
+        s.machine.check_quiescent().unwrap();
+        let again = s.apply_policies(pfnscope_core::AllocatorPolicy::Mainline, None, pfnscope_core::ReportingPolicy::Walk, None);
+        assert!(again.unwrap_err().contains("import it again"));
     }
 
     #[test]
