@@ -47,14 +47,8 @@ impl Machine {
     /// does the same arithmetic, batched at function boundaries (for
     /// example `page_del_and_expand()` accounts once after `expand()`).
     pub(crate) fn add_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType, tail: bool) {
-        let node = self.page_node(pfn);
         self.set_page(pfn, PageWord::listed(Tag::Buddy, order));
-        if self.region_allocator_on() {
-            self.sorted_list_add(pfn, zi, order, mt, tail);
-        } else {
-            let head = self.zones[zi].free_list(order, mt.index());
-            self.list_add(node, head, tail);
-        }
+        self.free_list_link(pfn, zi, order, mt, tail);
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), 1);
         self.account_freepages(zi, 1i64 << order, mt);
         self.region_account(zi, pfn, 1i64 << order);
@@ -65,15 +59,10 @@ impl Machine {
     /// [`Tag::Taken`], owned by the caller.
     pub(crate) fn del_page_from_free_list(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
         self.region_release_for(zi, pfn);
-        let node = self.page_node(pfn);
         if self.page(pfn).reported() {
             self.count_reported(zi, order, false);
         }
-        if self.region_allocator_on() {
-            self.sorted_list_del(pfn, zi, order, mt);
-        } else {
-            self.list_del(node);
-        }
+        self.free_list_unlink(pfn, zi, order, mt);
         self.set_page(pfn, PageWord::taken(order));
         self.add_zone_counter(zi, ZoneCounter::NrFree(order), -1);
         self.account_freepages(zi, -(1i64 << order), mt);
@@ -83,17 +72,31 @@ impl Machine {
     /// `move_to_free_list()`: to the tail of another type's list.
     pub(crate) fn move_to_free_list(&mut self, pfn: u64, zi: usize, order: u8, old_mt: MigrateType, new_mt: MigrateType) {
         self.region_release_for(zi, pfn);
-        let node = self.page_node(pfn);
-        if self.region_allocator_on() {
-            self.sorted_list_del(pfn, zi, order, old_mt);
-            self.sorted_list_add(pfn, zi, order, new_mt, true);
-        } else {
-            self.list_del(node);
-            let head = self.zones[zi].free_list(order, new_mt.index());
-            self.list_add(node, head, true);
-        }
+        self.free_list_unlink(pfn, zi, order, old_mt);
+        self.free_list_link(pfn, zi, order, new_mt, true);
         self.account_freepages(zi, -(1i64 << order), old_mt);
         self.account_freepages(zi, 1i64 << order, new_mt);
+    }
+
+    /// Links a free block into `free_list[mt]` of `order`: at its head or
+    /// tail, or, with the 2013 region allocator, at the head or tail of its
+    /// region's stretch of the sorted list.
+    fn free_list_link(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType, tail: bool) {
+        if self.region_allocator_on() {
+            self.sorted_list_add(pfn, zi, order, mt, tail);
+        } else {
+            let head = self.zones[zi].free_list(order, mt.index());
+            self.list_add(self.page_node(pfn), head, tail);
+        }
+    }
+
+    /// Unlinks a free block from `free_list[mt]` of `order`.
+    fn free_list_unlink(&mut self, pfn: u64, zi: usize, order: u8, mt: MigrateType) {
+        if self.region_allocator_on() {
+            self.sorted_list_del(pfn, zi, order, mt);
+        } else {
+            self.list_del(self.page_node(pfn));
+        }
     }
 
     /// `page_is_buddy()` (mm/internal.h): free, of equal order, same zone.
