@@ -69,7 +69,7 @@ pub fn zone_summary(s: &Session) -> Html {
                                 <td>{ m.zone_counter(zi, ZoneCounter::NrReservedHighatomic) }</td>
                                 if reporting { <td>{ m.zone_reported_pages(zi) }</td> }
                                 if regions {
-                                    <td>{ format!("{}/{}", (0..m.zone_regions(zi)).filter(|&r| m.region_info(zi, r).powerable()).count(), m.zone_regions(zi)) }</td>
+                                    <td>{ format!("{}/{}", (0..m.zone_regions(zi)).filter(|&r| m.region_powerable(zi, r)).count(), m.zone_regions(zi)) }</td>
                                 }
                             </tr>
                         }

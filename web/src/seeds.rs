@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use pfnscope_core::{RegionState, ReportingPolicy};
+use pfnscope_core::ReportingPolicy;
 use pfnscope_view::palette::{Palette, Rgba};
 use pfnscope_view::seeds::SeedComparison;
 use pfnscope_view::session::Session;
@@ -32,7 +32,7 @@ pub fn seeds_panel(s: &Session, imported: bool, link: &Scope<App>) -> Html {
     let allocator = match m.region_spec() {
         Some(r) => {
             let (free, all) = m.powerable_regions();
-            let held = m.regions().iter().filter(|r| r.state == RegionState::InRegionAllocator).count();
+            let held: usize = (0..m.zones().len()).map(|zi| (0..m.zone_regions(zi)).filter(|&r| m.region_in_allocator(zi, r)).count()).sum();
             format!(
                 "{}; regions of {}: {free} of {all} all free (could be powered down), {held} held by the region allocator",
                 r.policy.label(),

@@ -76,7 +76,7 @@ pub fn describe(m: &Machine, pfn: u64) -> Option<PageInfo> {
         rows.push(("host", "given back by free page reporting: the host discarded it until the guest writes it".into()));
     }
     if let Some(zi) = m.zone_of(pfn).filter(|&zi| m.zone_regions(zi) > 0) {
-        let info = m.region_info(zi, m.region_of_pfn(zi, pfn));
+        let info = m.region_info(zi, m.region_of(zi, pfn));
         let state = match info.state {
             pfnscope_core::RegionState::InRegionAllocator => "held by the region allocator: could be powered down".to_string(),
             pfnscope_core::RegionState::FullyFree => "all free: could be powered down".to_string(),

@@ -14,7 +14,6 @@
 //! MOVABLE, so code that meets one by PFN moves the whole region to the
 //! MOVABLE lists first, as the seed's `move_freepages()` does.
 
-use crate::geometry::PfnRange;
 use crate::machine::Machine;
 use crate::migratetype::MigrateType;
 use crate::page::PageWord;
@@ -120,13 +119,9 @@ impl Machine {
         }
     }
 
-    /// Whether a zone's region allocator holds any region.
+    /// Whether a zone's region allocator holds any region. It asks from
+    /// the top: allocation fills the low regions, so held ones sit high.
     pub(crate) fn region_allocator_has(&self, zi: usize) -> bool {
-        self.region_allocator_on() && (0..self.zone_regions(zi)).any(|r| self.region_in_allocator(zi, r))
-    }
-
-    /// The range of a region, for a trace step.
-    pub fn region_range(&self, zi: usize, r: usize) -> PfnRange {
-        self.region_span(zi, r)
+        self.region_allocator_on() && (0..self.zone_regions(zi)).rev().any(|r| self.region_in_allocator(zi, r))
     }
 }

@@ -226,16 +226,11 @@ impl Machine {
         self.regions.as_ref().map_or(0, |r| r.zones[zi].nr)
     }
 
-    /// `page_zone_region_id()`: the region of `pfn` within its zone.
+    /// `page_zone_region_id()`: the region of `pfn` within zone `zi`.
     #[inline]
-    pub(crate) fn region_of(&self, zi: usize, pfn: u64) -> usize {
+    pub fn region_of(&self, zi: usize, pfn: u64) -> usize {
         let r = self.regions.as_ref().expect("regions");
         ((pfn - self.base_pfn) / r.spec.region_pages - r.zones[zi].first) as usize
-    }
-
-    /// The region of `pfn` within zone `zi`, for a front end.
-    pub fn region_of_pfn(&self, zi: usize, pfn: u64) -> usize {
-        self.region_of(zi, pfn)
     }
 
     /// The PFNs of region `r` of zone `zi`, cut by the zone.
@@ -310,7 +305,7 @@ impl Machine {
             RegionState::Empty
         } else if self.region_in_allocator(zi, r) {
             RegionState::InRegionAllocator
-        } else if free == present {
+        } else if self.region_powerable(zi, r) {
             RegionState::FullyFree
         } else {
             let mut counts = [0u64; MIGRATE_TYPES];
@@ -326,11 +321,24 @@ impl Machine {
         RegionInfo { zone: zi, index: r, span, present_pages: present, free_pages: free, state }
     }
 
-    /// Regions that could be powered down (fully free or held by the
-    /// region allocator), and all regions with memory.
+    /// Whether a region could be powered down: it has memory, all of it
+    /// free (on the buddy lists or held by the region allocator). Cheaper
+    /// than [`Machine::region_info`], which also finds the owning type.
+    pub fn region_powerable(&self, zi: usize, r: usize) -> bool {
+        let present = self.region_present_pages(zi, r);
+        present > 0 && self.region_free_pages(zi, r) == present
+    }
+
+    /// Regions that could be powered down, and all regions with memory.
     pub fn powerable_regions(&self) -> (usize, usize) {
-        let all = self.regions();
-        (all.iter().filter(|r| r.powerable()).count(), all.iter().filter(|r| r.state != RegionState::Empty).count())
+        let (mut free, mut all) = (0, 0);
+        for zi in 0..self.zones.len() {
+            for r in 0..self.zone_regions(zi) {
+                all += usize::from(self.region_present_pages(zi, r) > 0);
+                free += usize::from(self.region_powerable(zi, r));
+            }
+        }
+        (free, all)
     }
 
     /// Accounts `nr` pages joining (or leaving, negative) the free memory
