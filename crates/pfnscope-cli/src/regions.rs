@@ -30,9 +30,8 @@ pub fn regions(name: &str, cfg: &RegionTimelineConfig, json: bool) -> Result<Str
     out += "\n";
     out += &line(&main, "mainline 6.12");
     out += &line(&ra, "region allocator (2013)");
-    out += "A region counts when all its present memory is free (on the buddy lists or in the region allocator), so a memory controller could power it down. \
-The series reported 202 of 210 regions free against 8 of 214 on mainline, on its own machine and test; pfnscope's machine, workload and region size differ, \
-and pfnscope keeps 6.12's pageblock_order below MAX_ORDER, which the series assumed away.\n";
+    out += pfnscope_core::regions::timeline::WHAT_IS_MEASURED;
+    out += "\n";
     Ok(out)
 }
 

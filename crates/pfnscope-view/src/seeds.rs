@@ -143,7 +143,7 @@ pub fn regions(s: &Scenario, cfg: &RegionTimelineConfig) -> Result<SeedCompariso
                 cfg.fill_pct.unwrap_or(0),
                 cfg.evacuate_pct.map_or("never".to_string(), |p| format!("after every sample on regions at most {p}% used"))
             ),
-            "The series reported 202 of 210 regions free against 8 of 214 on mainline, on its own machine and test. pfnscope counts regions whose memory is all free on the machine shown, under its own workload; the machine, the workload and the region size differ, and pfnscope keeps 6.12's pageblock_order below MAX_ORDER, which the series assumed away.".into(),
+            pfnscope_core::regions::timeline::WHAT_IS_MEASURED.into(),
         ],
     })
 }
