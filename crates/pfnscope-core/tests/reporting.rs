@@ -155,7 +155,7 @@ fn frees_below_page_reporting_order_request_nothing_and_frees_at_it_queue_work_2
     m.alloc_pages_at(0x3000, 4, PageKind::Kernel).unwrap();
     m.alloc_pages_at(0x3010, 4, PageKind::Kernel).unwrap();
     m.advance_clock(5000);
-    let t = m.clock_ms();
+    let t = m.reporting_status().unwrap().clock_ms;
     assert!(m.free_pages(0x3000, 4).unwrap());
     let s = m.reporting_status().unwrap();
     assert_eq!(

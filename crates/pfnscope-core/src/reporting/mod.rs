@@ -329,15 +329,6 @@ impl Machine {
         m
     }
 
-    /// The simulated clock in ms (0 without a reporting device).
-    pub fn clock_ms(&self) -> u64 {
-        if self.reporting.is_some() {
-            self.rp(Slot::Clock) as u64
-        } else {
-            0
-        }
-    }
-
     #[inline]
     pub(crate) fn rp(&self, s: Slot) -> i64 {
         self.reporting
