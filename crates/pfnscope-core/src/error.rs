@@ -64,6 +64,10 @@ pub enum Error {
     NoSuchZone(String),
     #[error("the machine is invalid: {0}")]
     BadMachine(String),
+    /// A request that cannot be run as asked (a comparison's parameters, a
+    /// device registered twice): the message says why.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("page allocation failure: order {order}, {gfp} ({errno})")]
     AllocFailed { order: u8, gfp: String, errno: Errno },
 }

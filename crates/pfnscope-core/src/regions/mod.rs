@@ -158,7 +158,7 @@ impl Machine {
     /// this is part of building a machine, once.
     pub fn regions_register(&mut self, policy: AllocatorPolicy, region_pages: Option<u64>) -> Result<()> {
         if self.regions.is_some() {
-            return Err(Error::BadMachine("this machine already has memory regions; rebuild it to change them".into()));
+            return Err(Error::BadRequest("this machine already has memory regions; rebuild it to change them".into()));
         }
         let block = self.geo.max_order_nr_pages();
         let region_pages = region_pages.unwrap_or_else(|| self.default_region_pages());

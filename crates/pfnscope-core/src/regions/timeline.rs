@@ -81,7 +81,7 @@ impl RegionTimeline {
 /// (`cfg.steps` steps instead of the scenario's), sampling as it goes.
 pub fn region_timeline(scenario: &Scenario, policy: AllocatorPolicy, cfg: &RegionTimelineConfig) -> Result<RegionTimeline> {
     if cfg.sample_every == 0 || cfg.steps == 0 {
-        return Err(Error::BadMachine("the run needs steps and a sampling interval".into()));
+        return Err(Error::BadRequest("the run needs steps and a sampling interval".into()));
     }
     let s = Scenario { allocator: AllocatorPolicy::Mainline, region_pages: None, steps: 0, setup: vec![], play: None, ..scenario.clone() };
     let (mut m, _) = s.prepare()?;

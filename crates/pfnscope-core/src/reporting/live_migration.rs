@@ -138,7 +138,7 @@ pub fn simulate_live_migration(
     hinted: bool,
 ) -> Result<MigrationRun> {
     if cfg.pages_per_ms == 0 || cfg.max_rounds == 0 {
-        return Err(Error::BadMachine(
+        return Err(Error::BadRequest(
             "the migration needs a positive bandwidth and at least one round".into(),
         ));
     }

@@ -178,7 +178,7 @@ impl Machine {
             return Ok(());
         }
         if let Some(dev) = &self.reporting {
-            return Err(Error::BadMachine(format!(
+            return Err(Error::BadRequest(format!(
                 "a {} reporting device is already registered; rebuild the machine to change it",
                 dev.policy.name()
             )));
@@ -283,7 +283,7 @@ impl Machine {
             });
         }
         if self.reporting.is_none() {
-            return Err(Error::BadMachine("seed 004's walk reports to a balloon device, and this machine has none: choose a reporting policy (walk or mainline)".into()));
+            return Err(Error::BadRequest("seed 004's walk reports to a balloon device, and this machine has none: choose a reporting policy (walk or mainline)".into()));
         }
         self.virtio_balloon_walk_report(min_order, false);
         Ok(self.reporting_status().expect("registered"))

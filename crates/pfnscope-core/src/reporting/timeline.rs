@@ -85,12 +85,12 @@ pub fn reporting_timeline(
     cfg: &TimelineConfig,
 ) -> Result<Timeline> {
     if cfg.sample_ms == 0 || cfg.seconds == 0 {
-        return Err(Error::BadMachine(
+        return Err(Error::BadRequest(
             "the timeline needs a positive duration and sampling interval".into(),
         ));
     }
     if cfg.seconds > 3600 {
-        return Err(Error::BadMachine(format!(
+        return Err(Error::BadRequest(format!(
             "at most an hour of simulated time, not {} s",
             cfg.seconds
         )));
