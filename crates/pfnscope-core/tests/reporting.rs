@@ -476,3 +476,21 @@ fn the_seed_built_ins_play_their_seed() {
         every_step_consistent(&mut m, &trace);
     }
 }
+
+#[test]
+fn bad_requests_are_clear_errors_that_change_nothing() {
+    let mut m = machine();
+    let print = m.fingerprint();
+    assert!(m.free_page_hint_walk(3).unwrap_err().to_string().contains("has none"));
+    assert!(m.page_reporting_register(ReportingPolicy::Mainline, Some(11)).is_err(), "order above MAX_PAGE_ORDER");
+    assert!(m.regions_register(pfnscope_core::AllocatorPolicy::Regions, Some(100)).unwrap_err().to_string().contains("whole number of MAX_ORDER blocks"));
+    assert_eq!(m.fingerprint(), print, "refused requests change nothing");
+    m.page_reporting_register(ReportingPolicy::Walk, None).unwrap();
+    assert!(m.page_reporting_register(ReportingPolicy::Mainline, None).unwrap_err().to_string().contains("already registered"));
+    let cfg = TimelineConfig { seconds: 0, ..TimelineConfig::default() };
+    assert!(compare_reporting(&m, &cfg).unwrap_err().to_string().contains("positive duration"));
+    let cfg = TimelineConfig { workload: "spreadsheet".into(), ..TimelineConfig::default() };
+    assert!(compare_reporting(&m, &cfg).unwrap_err().to_string().contains("unknown workload"));
+    let cfg = MigrationConfig { pages_per_ms: 0, ..MigrationConfig::default() };
+    assert!(compare_live_migration(&m, &cfg).unwrap_err().to_string().contains("positive bandwidth"));
+}
