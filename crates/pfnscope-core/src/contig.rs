@@ -81,14 +81,19 @@ impl Machine {
     /// order-0 pages with refcount 1, held by the caller.
     fn split_free_pages(&mut self, blocks: &[(u64, u8)]) {
         self.enter(KernelFn::SplitFreePages);
-        let mut n = 0;
-        for &(pfn, order) in blocks {
-            for p in pfn..pfn + (1 << order) {
-                self.set_page(p, PageWord::in_use(InUse::new(PageKind::Contig)));
-                n += 1;
+        let span = match (blocks.first(), blocks.last()) {
+            (Some(&(a, _)), Some(&(b, o))) => PfnRange::new(a, b + (1 << o)),
+            _ => PfnRange::new(0, 0),
+        };
+        let n = self.folded(span, |m| {
+            let mut n = 0;
+            for &(pfn, order) in blocks {
+                m.set_pages(pfn, 1 << order, PageWord::in_use(InUse::new(PageKind::Contig)));
+                m.guest_write(pfn, 1 << order);
+                n += 1 << order;
             }
-            self.guest_write(pfn, 1 << order);
-        }
+            n
+        });
         self.note(StepKind::Action, None, || format!("split the taken blocks into {n} order-0 pages"));
         self.leave();
     }
@@ -257,11 +262,40 @@ impl Machine {
         }
         self.enter(KernelFn::FreeContigRange);
         self.note(StepKind::Action, Some(PfnRange::new(pfn, pfn + nr)), || format!("free_contig_range({pfn:#x}, {nr})"));
-        // Every page was checked above; a failure here would be a model bug,
-        // reported rather than hidden, with the call stack kept balanced.
-        let r = (pfn..pfn + nr).try_for_each(|p| self.free_pages(p, 0).map(|_| ()).map_err(|e| ContigError::new(Errno::EINVAL, Some(p), e.to_string())));
+        let end = pfn + nr;
+        let chunk = self.free_contig_chunk(nr);
+        let mut p = pfn;
+        let mut r = Ok(());
+        while p < end && r.is_ok() {
+            let to = ((p / chunk + 1) * chunk).min(end);
+            let zi = self.zone_of(p).expect("checked");
+            let (buddy, pcp) = (self.zone_free_pages(zi), self.zone_pcp_pages(zi));
+            // Every page was checked above; a failure here would be a model
+            // bug, reported rather than hidden, with the call stack balanced.
+            // The fold spans the whole range: the per-cpu lists drain pages
+            // freed by earlier chunks.
+            r = self.folded(PfnRange::new(pfn, end), |m| {
+                (p..to).try_for_each(|q| m.free_pages(q, 0).map(|_| ()).map_err(|e| ContigError::new(Errno::EINVAL, Some(q), e.to_string())))
+            });
+            let (buddy, pcp) = (self.zone_free_pages(zi) - buddy, self.zone_pcp_pages(zi) as i64 - pcp as i64);
+            self.note(StepKind::Action, Some(PfnRange::new(p, to)), || {
+                format!("__free_page() on each of {:#x}-{to:#x} ({} pages): the per-cpu lists {} {} page(s), the buddy lists {} {} (free_pcppages_bulk, then merging)",
+                    p, to - p, if pcp < 0 { "lost" } else { "gained" }, pcp.abs(), if buddy < 0 { "lost" } else { "gained" }, buddy.abs())
+            });
+            p = to;
+        }
         self.leave();
         r
+    }
+
+    /// How many pages of a `free_contig_range()` one trace step frees: a
+    /// pageblock, or more so that a range takes at most 64 steps. The
+    /// kernel frees page by page; pfnscope does too, and folds each chunk
+    /// into one step (its merges and drains are in the journal, not in
+    /// steps of their own).
+    fn free_contig_chunk(&self, nr: u64) -> u64 {
+        let pb = self.geo.pageblock_nr_pages();
+        nr.div_ceil(64).div_ceil(pb).max(1) * pb
     }
 
     /// `pfn_range_valid_contig()`: every page online, in the zone, not

@@ -116,7 +116,7 @@ impl Machine {
             if !whole_block {
                 break 'steal None;
             }
-            let Some((start, free, movable)) = self.prep_move_freepages_block(zi, pfn) else { break 'steal None };
+            let Some((start, free, movable)) = self.prep_move_freepages_block(zi, pfn, true) else { break 'steal None };
             let nr = self.geo.pageblock_nr_pages();
             let alike = if start_mt == MigrateType::Movable {
                 movable
@@ -150,13 +150,19 @@ impl Machine {
     }
 
     /// `prep_move_freepages_block()`: the pageblock must lie in the zone;
-    /// counts its free pages and its LRU or movable_ops pages.
-    pub(crate) fn prep_move_freepages_block(&self, zi: usize, pfn: u64) -> Option<(u64, u64, u64)> {
+    /// counts its free pages and its LRU or movable_ops pages when `count`
+    /// (the kernel's `num_free` and `num_movable` not NULL). Without them
+    /// the kernel still walks the block, which changes nothing; pfnscope
+    /// skips that walk.
+    pub(crate) fn prep_move_freepages_block(&self, zi: usize, pfn: u64, count: bool) -> Option<(u64, u64, u64)> {
         let start = self.pageblock_start_pfn(pfn);
         let end = start + self.geo.pageblock_nr_pages();
         let span = self.zones[zi].span;
         if !span.contains(start) || !span.contains(end - 1) {
             return None;
+        }
+        if !count {
+            return Some((start, 0, 0));
         }
         let (mut free, mut movable) = (0, 0);
         let mut p = start;
@@ -187,7 +193,9 @@ impl Machine {
         while p < end {
             let w = self.page(p);
             if w.tag() != Tag::Buddy {
-                p += 1;
+                // The kernel steps one page at a time; one search is the same.
+                let (i, j) = (self.idx(p), self.idx(end));
+                p += self.store.pages()[i..j].iter().position(|w| w.is_buddy()).unwrap_or(j - i) as u64;
                 continue;
             }
             if self.page_in_region_allocator(p) {
@@ -215,7 +223,7 @@ impl Machine {
 
     /// `move_freepages_block()`: `None` if the pageblock straddles the zone.
     pub(crate) fn move_freepages_block(&mut self, zi: usize, pfn: u64, old_mt: MigrateType, new_mt: MigrateType) -> Option<u64> {
-        let (start, _, _) = self.prep_move_freepages_block(zi, pfn)?;
+        let (start, _, _) = self.prep_move_freepages_block(zi, pfn, false)?;
         Some(self.__move_freepages_block(zi, start, old_mt, new_mt))
     }
 

@@ -150,7 +150,7 @@ impl Machine {
     /// pages to `mt`'s lists; a free block larger than the pageblock is
     /// split first so only this pageblock changes type.
     pub(crate) fn move_freepages_block_isolate(&mut self, zi: usize, pfn: u64, mt: MigrateType) -> bool {
-        let Some((start, _, _)) = self.prep_move_freepages_block(zi, pfn) else { return false };
+        let Some((start, _, _)) = self.prep_move_freepages_block(zi, pfn, false) else { return false };
         self.enter(KernelFn::MoveFreepagesBlockIsolate);
         if self.geo.pageblock_order < self.geo.max_order {
             self.enter(KernelFn::FindLargeBuddy);

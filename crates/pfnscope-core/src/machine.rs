@@ -344,6 +344,12 @@ impl Machine {
         self.store.set_page(i, w);
     }
 
+    /// Writes one word to `nr` pages from `pfn`.
+    pub(crate) fn set_pages(&mut self, pfn: u64, nr: u64, w: PageWord) {
+        let i = self.idx(pfn);
+        self.store.fill_pages(i, nr as usize, w);
+    }
+
     /// The zone index of a PFN (`page_zone()`), `None` outside every zone.
     #[inline]
     pub fn zone_of(&self, pfn: u64) -> Option<usize> {
@@ -416,6 +422,10 @@ impl Machine {
     /// `zone_page_state(zone, NR_FREE_PAGES)`.
     pub fn zone_free_pages(&self, zi: usize) -> i64 {
         self.zone_counter(zi, ZoneCounter::FreePages)
+    }
+    /// Pages on the zone's per-cpu lists, every CPU.
+    pub fn zone_pcp_pages(&self, zi: usize) -> u64 {
+        (0..self.spec.nr_cpus).map(|cpu| self.pcp_count(zi, cpu)).sum()
     }
     /// A machine-wide event count.
     pub fn vm_event(&self, e: VmEvent) -> i64 {
@@ -551,6 +561,23 @@ impl Machine {
         }
     }
 
+    /// Runs `op` as part of one step: its writes are folded in the journal
+    /// (see [`Store::begin_fold`]; pages of `range` in runs) and it records
+    /// no steps of its own, so the caller's next note says what it did.
+    /// Inside another fold, `op` simply runs in it.
+    pub(crate) fn folded<R>(&mut self, range: PfnRange, op: impl FnOnce(&mut Machine) -> R) -> R {
+        if self.store.folding() {
+            return op(self);
+        }
+        let recorder = self.recorder.take();
+        let (lo, hi) = (range.start.saturating_sub(self.base_pfn) as usize, range.end.saturating_sub(self.base_pfn) as usize);
+        self.store.begin_fold(lo, hi);
+        let r = op(self);
+        self.store.end_fold();
+        self.recorder = recorder;
+        r
+    }
+
     /// Runs `op` with journaling and step recording on, and returns its
     /// result with the trace. The state stays where `op` left it; seek the
     /// store to any step's journal position to see the state after it.
@@ -584,13 +611,13 @@ impl Machine {
         let (pages, blocks, counters) = self.store.touched(a, b);
         let nr = self.geo.pageblock_nr_pages();
         let mut out: Vec<PfnRange> = Vec::with_capacity(pages.len() + blocks.len());
-        for (i, old, new) in pages {
+        for (i, len, old, new) in pages {
             let pfn = self.base_pfn + i as u64;
             let extent = |w: crate::page::PageWord| match w.tag() {
                 crate::page::Tag::Buddy | crate::page::Tag::Pcp | crate::page::Tag::Taken => 1u64 << w.order(),
                 _ => 1,
             };
-            out.push(PfnRange::new(pfn, pfn + extent(old).max(extent(new))));
+            out.push(PfnRange::new(pfn, pfn + len as u64 - 1 + extent(old).max(extent(new))));
         }
         for b in blocks {
             let pfn = self.base_pfn + b as u64 * nr;

@@ -225,6 +225,10 @@ const NEXT_SHIFT: u32 = 36;
 impl PageWord {
     pub const HOLE: PageWord = PageWord(Tag::Hole as u64);
     pub const FREE_TAIL: PageWord = PageWord(Tag::FreeTail as u64);
+    /// One more in both links: the difference between the words of two
+    /// consecutive pages on a list in PFN order (the journal keeps such a
+    /// run as one entry).
+    pub const LINK_STEP: u64 = 1 << PREV_SHIFT | 1 << NEXT_SHIFT;
 
     pub const fn tag(self) -> Tag {
         match self.0 & TAG_MASK {

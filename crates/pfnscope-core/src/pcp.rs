@@ -156,27 +156,35 @@ impl Machine {
         let mut count = count.min(self.pcp_count(zi, cpu)) as i64;
         let total = count;
         let mut pindex = pindex.wrapping_sub(1);
-        while count > 0 {
-            let head = loop {
-                pindex = pindex.wrapping_add(1);
-                if pindex >= NR_PCP_LISTS {
-                    pindex = 0;
-                }
-                let head = self.zones[zi].pcp_list(cpu, pindex);
-                if !self.list_empty(head) {
-                    break head;
-                }
-            };
-            let order = self.pindex_to_order(pindex);
+        // One step for the batch: each page's __free_one_page() is in the
+        // journal, folded, not a step of its own.
+        let (lo, hi) = self.folded(PfnRange::new(0, 0), |m| {
+            let (mut lo, mut hi) = (u64::MAX, 0);
             while count > 0 {
-                let Some(pfn) = self.list_last(head) else { break };
-                let mt = self.get_pageblock_migratetype(pfn);
-                self.pcp_pop(zi, cpu, pfn, order);
-                count -= 1 << order;
-                self.__free_one_page(pfn, zi, order, mt, crate::buddy::Fpi::NONE);
+                let head = loop {
+                    pindex = pindex.wrapping_add(1);
+                    if pindex >= NR_PCP_LISTS {
+                        pindex = 0;
+                    }
+                    let head = m.zones[zi].pcp_list(cpu, pindex);
+                    if !m.list_empty(head) {
+                        break head;
+                    }
+                };
+                let order = m.pindex_to_order(pindex);
+                while count > 0 {
+                    let Some(pfn) = m.list_last(head) else { break };
+                    let mt = m.get_pageblock_migratetype(pfn);
+                    m.pcp_pop(zi, cpu, pfn, order);
+                    count -= 1 << order;
+                    (lo, hi) = (lo.min(pfn), hi.max(pfn + (1 << order)));
+                    m.__free_one_page(pfn, zi, order, mt, crate::buddy::Fpi::NONE);
+                }
             }
-        }
-        self.note(StepKind::Action, None, || format!("returned {total} pages from CPU {cpu}'s per-cpu lists to buddy"));
+            (lo, hi)
+        });
+        let range = (lo < hi).then(|| PfnRange::new(lo, hi));
+        self.note(StepKind::Action, range, || format!("returned {total} pages from CPU {cpu}'s per-cpu lists to buddy (free_pcppages_bulk, each page through __free_one_page)"));
         self.leave();
     }
 

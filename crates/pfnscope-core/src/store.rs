@@ -8,6 +8,13 @@
 //! from the beginning, at a cost proportional to what changed, not to the
 //! size of the machine.
 //!
+//! A long operation that the trace shows as a few steps (freeing a 1 GiB
+//! range page by page) can *fold* its writes: between two steps each cell
+//! is journaled once, with its first old and its last new value, and runs
+//! of pages that went from one same word to another same word are one
+//! entry. Steps stay exactly reversible; the states inside a folded span
+//! are not kept, which is why a span never holds a step boundary.
+//!
 //! **Invariant:** nothing outside this module mutates the arrays.
 
 use crate::page::PageWord;
@@ -22,10 +29,58 @@ enum Area {
     Counter = 3,
 }
 
-/// One recorded write.
+/// The longest run of pages one journal entry records.
+const MAX_RUN: usize = 1 << 24;
+
+/// How a run's words change from one page to the next: not at, or by one
+/// link step up or down. A free list of consecutive pages (a per-cpu list
+/// filled or drained in PFN order) is such a run: each page's `prev` and
+/// `next` are its neighbours'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Stride {
+    Flat = 0,
+    Up = 1,
+    Down = 2,
+}
+
+impl Stride {
+    fn between(a: u64, b: u64) -> Option<Stride> {
+        let step = PageWord::LINK_STEP;
+        if b == a {
+            Some(Stride::Flat)
+        } else if b == a.wrapping_add(step) {
+            Some(Stride::Up)
+        } else if b == a.wrapping_sub(step) {
+            Some(Stride::Down)
+        } else {
+            None
+        }
+    }
+    fn from_bits(b: u64) -> Stride {
+        match b & 3 {
+            0 => Stride::Flat,
+            1 => Stride::Up,
+            _ => Stride::Down,
+        }
+    }
+    /// The word `k` pages into a run that starts at `base`.
+    fn nth(self, base: u64, k: usize) -> u64 {
+        let d = PageWord::LINK_STEP.wrapping_mul(k as u64);
+        match self {
+            Stride::Flat => base,
+            Stride::Up => base.wrapping_add(d),
+            Stride::Down => base.wrapping_sub(d),
+        }
+    }
+}
+
+/// One recorded write, or a run of page writes whose old and new words are
+/// each the same or each one link step from the last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// Area in the top byte, index in the low 32 bits.
+    /// Area in bits 56-57, the old and new words' strides in 58-59 and
+    /// 60-61, the run length less one in 32-55, the first index in 0-31.
     cell: u64,
     old: u64,
     new: u64,
@@ -35,8 +90,22 @@ impl Entry {
     fn new(area: Area, index: u32, old: u64, new: u64) -> Entry {
         Entry { cell: ((area as u64) << 56) | index as u64, old, new }
     }
+    fn run(index: u32, len: usize, (old, old_stride): (u64, Stride), (new, new_stride): (u64, Stride)) -> Entry {
+        debug_assert!((1..=MAX_RUN).contains(&len));
+        let strides = (old_stride as u64) << 58 | (new_stride as u64) << 60;
+        Entry { cell: ((Area::Page as u64) << 56) | strides | ((len as u64 - 1) << 32) | index as u64, old, new }
+    }
+    fn len(&self) -> usize {
+        ((self.cell >> 32) & 0xff_ffff) as usize + 1
+    }
+    fn old_stride(&self) -> Stride {
+        Stride::from_bits(self.cell >> 58)
+    }
+    fn new_stride(&self) -> Stride {
+        Stride::from_bits(self.cell >> 60)
+    }
     fn area(&self) -> Area {
-        match self.cell >> 56 {
+        match (self.cell >> 56) & 3 {
             0 => Area::Page,
             1 => Area::Block,
             2 => Area::Head,
@@ -49,8 +118,44 @@ impl Entry {
 }
 
 /// What a journal span wrote: page words (index, old, new), pageblock
-/// indices, and counters (index, old, new).
-pub type Touched = (Vec<(usize, PageWord, PageWord)>, Vec<usize>, Vec<(usize, u64, u64)>);
+/// indices, and counters (index, old, new). A run of pages written alike
+/// is its first page, the run's length less one, and that page's words.
+pub type Touched = (Vec<(usize, usize, PageWord, PageWord)>, Vec<usize>, Vec<(usize, u64, u64)>);
+
+/// The cells written since a fold began, each with its first old value.
+#[derive(Clone, Debug, Default)]
+struct Fold {
+    /// Pages in `[lo, hi)` are saved once, marked in `page_seen`; other
+    /// pages at every write, the first kept when the fold ends.
+    lo: usize,
+    hi: usize,
+    /// One bit per page of `[lo, hi)`: already saved.
+    page_seen: Vec<u64>,
+    pages: Vec<(u32, u64)>,
+    /// Pages outside `[lo, hi)` were saved, maybe more than once.
+    outside: bool,
+    /// The other areas' cells, with their area.
+    cells: Vec<(Area, u32, u64)>,
+}
+
+/// Which cells of the small areas a fold has saved; kept between folds so
+/// that a fold costs what it writes.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    blocks: Vec<bool>,
+    heads: Vec<bool>,
+    counters: Vec<bool>,
+}
+
+impl Seen {
+    fn flag(&mut self, area: Area, i: usize) -> &mut bool {
+        match area {
+            Area::Block => &mut self.blocks[i],
+            Area::Head => &mut self.heads[i],
+            _ => &mut self.counters[i],
+        }
+    }
+}
 
 /// The state arrays and their journal.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +169,8 @@ pub struct Store {
     /// How many journal entries are applied to the arrays.
     applied: usize,
     journaling: bool,
+    fold: Option<Box<Fold>>,
+    seen: Seen,
 }
 
 impl Store {
@@ -117,10 +224,103 @@ impl Store {
     #[inline]
     fn record(&mut self, area: Area, index: usize, old: u64, new: u64) {
         if self.journaling && old != new {
+            if self.fold.is_some() {
+                return self.fold_write(area, index, old);
+            }
             self.journal.truncate(self.applied);
             self.journal.push(Entry::new(area, index as u32, old, new));
             self.applied += 1;
         }
+    }
+
+    /// Saves a cell's first old value in the running fold.
+    fn fold_write(&mut self, area: Area, index: usize, old: u64) {
+        let f = self.fold.as_mut().expect("folding");
+        if area == Area::Page {
+            if !(f.lo..f.hi).contains(&index) {
+                f.outside = true;
+                f.pages.push((index as u32, old));
+                return;
+            }
+            let bit = index - f.lo;
+            let word = &mut f.page_seen[bit / 64];
+            if *word & (1 << (bit % 64)) == 0 {
+                *word |= 1 << (bit % 64);
+                f.pages.push((index as u32, old));
+            }
+        } else {
+            let seen = self.seen.flag(area, index);
+            if !*seen {
+                *seen = true;
+                f.cells.push((area, index as u32, old));
+            }
+        }
+    }
+
+    /// True between [`Store::begin_fold`] and [`Store::end_fold`].
+    pub fn folding(&self) -> bool {
+        self.fold.is_some()
+    }
+
+    /// Begins folding the writes to come (see the module's overview): pages
+    /// in `[lo, hi)` and every cell of the other areas. Without journaling
+    /// there is nothing to fold.
+    pub fn begin_fold(&mut self, lo: usize, hi: usize) {
+        assert!(self.fold.is_none(), "folds do not nest");
+        if !self.journaling {
+            return;
+        }
+        self.journal.truncate(self.applied);
+        let hi = hi.min(self.pages.len()).max(lo);
+        let seen = &mut self.seen;
+        seen.blocks.resize(self.blocks.len(), false);
+        seen.heads.resize(self.heads.len(), false);
+        seen.counters.resize(self.counters.len(), false);
+        self.fold = Some(Box::new(Fold { lo, hi, page_seen: vec![0; (hi - lo).div_ceil(64)], ..Fold::default() }));
+    }
+
+    /// Ends the fold: journals each cell written once, pages in runs.
+    pub fn end_fold(&mut self) {
+        let Some(mut f) = self.fold.take() else { return };
+        if f.outside {
+            // Stable: the first save of a page comes first and is kept.
+            f.pages.sort_by_key(|&(i, _)| i);
+            f.pages.dedup_by_key(|&mut (i, _)| i);
+        } else {
+            f.pages.sort_unstable_by_key(|&(i, _)| i);
+        }
+        let pages: Vec<(u32, u64, u64)> = f.pages.iter().map(|&(i, old)| (i, old, self.pages[i as usize].0)).filter(|&(_, o, n)| o != n).collect();
+        let mut k = 0;
+        while k < pages.len() {
+            let (first, old, new) = pages[k];
+            let mut len = 1;
+            let mut strides = None;
+            while k + len < pages.len() && len < MAX_RUN {
+                let (i, o, n) = pages[k + len];
+                let (_, po, pn) = pages[k + len - 1];
+                let (Some(so), Some(sn)) = (Stride::between(po, o), Stride::between(pn, n)) else { break };
+                if i != first + len as u32 || strides.is_some_and(|s| s != (so, sn)) {
+                    break;
+                }
+                strides = Some((so, sn));
+                len += 1;
+            }
+            let (so, sn) = strides.unwrap_or((Stride::Flat, Stride::Flat));
+            self.journal.push(Entry::run(first, len, (old, so), (new, sn)));
+            k += len;
+        }
+        for (area, i, old) in f.cells {
+            *self.seen.flag(area, i as usize) = false;
+            let new = match area {
+                Area::Block => self.blocks[i as usize] as u64,
+                Area::Head => self.heads[i as usize],
+                _ => self.counters[i as usize] as u64,
+            };
+            if old != new {
+                self.journal.push(Entry::new(area, i, old, new));
+            }
+        }
+        self.applied = self.journal.len();
     }
 
     #[inline]
@@ -128,6 +328,44 @@ impl Store {
         let old = self.pages[i];
         self.record(Area::Page, i, old.0, w.0);
         self.pages[i] = w;
+    }
+    /// Writes one word to `nr` pages from `i`: a plain fill when nothing
+    /// is journaled.
+    pub fn fill_pages(&mut self, i: usize, nr: usize, w: PageWord) {
+        if self.journaling {
+            self.journal.truncate(self.applied);
+            let mut p = i;
+            while p < i + nr {
+                if self.fold_saved(p) {
+                    p += 1;
+                    continue;
+                }
+                // A run of equal old words not saved by a running fold is
+                // journaled now; a later write in the fold saves the new
+                // word as its first old one, so the order stays right.
+                let old = self.pages[p];
+                let len = self.pages[p..i + nr].iter().take(MAX_RUN).take_while(|&&o| o == old).count();
+                let len = (p..p + len).position(|q| self.fold_saved(q)).unwrap_or(len);
+                if old != w {
+                    self.journal.push(Entry::run(p as u32, len, (old.0, Stride::Flat), (w.0, Stride::Flat)));
+                }
+                p += len;
+            }
+            self.applied = self.journal.len();
+        }
+        self.pages[i..i + nr].fill(w);
+    }
+
+    /// True for a page a running fold has saved.
+    fn fold_saved(&self, i: usize) -> bool {
+        self.fold.as_ref().is_some_and(|f| {
+            if (f.lo..f.hi).contains(&i) {
+                let bit = i - f.lo;
+                f.page_seen[bit / 64] & (1 << (bit % 64)) != 0
+            } else {
+                f.outside && f.pages.iter().any(|&(p, _)| p as usize == i)
+            }
+        })
     }
     #[inline]
     pub fn set_block(&mut self, i: usize, v: u8) {
@@ -189,10 +427,17 @@ impl Store {
         self.applied = 0;
     }
 
-    fn write_raw(&mut self, e: &Entry, value: u64) {
+    /// Writes an entry's new words (`redo`) or its old ones.
+    fn write_raw(&mut self, e: &Entry, redo: bool) {
         let i = e.index();
+        let value = if redo { e.new } else { e.old };
         match e.area() {
-            Area::Page => self.pages[i] = PageWord(value),
+            Area::Page => {
+                let stride = if redo { e.new_stride() } else { e.old_stride() };
+                for (k, w) in self.pages[i..i + e.len()].iter_mut().enumerate() {
+                    *w = PageWord(stride.nth(value, k));
+                }
+            }
             Area::Block => self.blocks[i] = value as u8,
             Area::Head => self.heads[i] = value,
             Area::Counter => self.counters[i] = value as i64,
@@ -202,15 +447,16 @@ impl Store {
     /// Moves the state to journal position `pos` (undoing or redoing
     /// entries); positions past the end are clamped. Returns the position.
     pub fn seek(&mut self, pos: usize) -> usize {
+        assert!(self.fold.is_none(), "no seeking inside a fold");
         let pos = pos.min(self.journal.len());
         while self.applied > pos {
             self.applied -= 1;
             let e = self.journal[self.applied];
-            self.write_raw(&e, e.old);
+            self.write_raw(&e, false);
         }
         while self.applied < pos {
             let e = self.journal[self.applied];
-            self.write_raw(&e, e.new);
+            self.write_raw(&e, true);
             self.applied += 1;
         }
         self.applied
@@ -226,7 +472,7 @@ impl Store {
         let mut counters = Vec::new();
         for e in &self.journal[lo..hi] {
             match e.area() {
-                Area::Page => pages.push((e.index(), PageWord(e.old), PageWord(e.new))),
+                Area::Page => pages.push((e.index(), e.len(), PageWord(e.old), PageWord(e.new))),
                 Area::Block => blocks.push(e.index()),
                 Area::Counter => counters.push((e.index(), e.old, e.new)),
                 Area::Head => {}
@@ -299,6 +545,59 @@ mod tests {
         assert_eq!(s.counter(0), 11);
         s.seek(0);
         assert_eq!(s.counter(0), 0);
+    }
+
+    #[test]
+    fn a_fold_journals_each_cell_once_from_first_old_to_last_new() {
+        let mut s = Store::new(16, 2, 2, 2);
+        s.set_journaling(true);
+        s.set_page(1, PageWord(5));
+        let start = s.position();
+        s.begin_fold(0, 8);
+        s.set_page(1, PageWord(6));
+        s.set_page(1, PageWord(7));
+        s.set_page(12, PageWord(1));
+        s.set_page(12, PageWord(2));
+        s.set_page(13, PageWord(3));
+        s.set_page(13, PageWord::HOLE);
+        s.add_counter(0, 3);
+        s.add_counter(0, 4);
+        s.set_block(1, 9);
+        s.set_block(1, 0);
+        s.end_fold();
+        assert_eq!(s.journal_len() - start, 3, "page 1, page 12 and the counter; page 13 and the block ended where they began");
+        s.seek(start);
+        assert_eq!((s.page(1), s.page(12), s.counter(0)), (PageWord(5), PageWord::HOLE, 0));
+        s.seek(usize::MAX);
+        assert_eq!((s.page(1), s.page(12), s.page(13), s.counter(0), s.block(1)), (PageWord(7), PageWord(2), PageWord::HOLE, 7, 0));
+    }
+
+    #[test]
+    fn a_fold_keeps_a_list_in_pfn_order_as_one_run() {
+        let mut s = Store::new(64, 1, 1, 1);
+        s.set_journaling(true);
+        let listed = |i: u64| PageWord(3 | (i + 1) << 8 | i.wrapping_sub(1) << 36);
+        s.begin_fold(0, 64);
+        for i in 8..40 {
+            s.set_page(i, listed(i as u64));
+        }
+        s.fill_pages(40, 20, PageWord::FREE_TAIL);
+        s.end_fold();
+        assert_eq!(s.journal_len(), 2, "one run going up a link step a page, one of equal words");
+        let end = s.position();
+        s.seek(0);
+        assert!((0..64).all(|i| s.page(i) == PageWord::HOLE));
+        s.seek(end);
+        assert!((8..40).all(|i| s.page(i) == listed(i as u64)));
+        assert!((40..60).all(|i| s.page(i) == PageWord::FREE_TAIL) && s.page(60) == PageWord::HOLE);
+        s.begin_fold(0, 64);
+        for i in 8..60 {
+            s.set_page(i, PageWord::HOLE);
+        }
+        s.end_fold();
+        assert_eq!(s.journal_len(), 4, "and back again in two runs");
+        s.seek(end);
+        assert!((8..40).all(|i| s.page(i) == listed(i as u64)));
     }
 
     #[test]
