@@ -51,6 +51,8 @@ enum Command {
         workload: Option<String>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Workload steps; 0 ages the machine until it is lived-in (memory
+        /// full, reclaim holding free memory near the watermarks).
         #[arg(long, default_value_t = 0)]
         steps: u64,
         #[arg(long, value_enum, default_value_t = Format::Summary)]

@@ -71,5 +71,5 @@ pub use regions::{AllocatorPolicy, RegionInfo, RegionState};
 pub use reporting::{ReportingPolicy, ReportingState, ReportingStatus};
 pub use scenario::Scenario;
 pub use trace::{KernelFn, Step, StepKind, Trace};
-pub use workload::{Workload, WorkloadOp, WorkloadSpec};
+pub use workload::{AgingProgress, Workload, WorkloadOp, WorkloadSpec};
 pub use zone::{Wmark, Zone, ZoneCounter};

@@ -26,7 +26,9 @@ pub struct Scenario {
     pub workload: Option<String>,
     #[serde(default)]
     pub seed: u64,
-    /// Workload steps to run.
+    /// Workload steps to run ([`Workload::run`]); none (0) with a workload
+    /// ages the machine to a lived-in steady state instead
+    /// ([`Workload::age`]).
     #[serde(default)]
     pub steps: u64,
     /// The free page reporting device registered at boot.
@@ -214,8 +216,10 @@ impl Scenario {
     /// Boots the machine, runs the whole workload and the setup.
     pub fn build(&self) -> Result<Machine> {
         let (mut m, w) = self.prepare()?;
-        if let Some(mut w) = w {
-            w.run(&mut m, self.steps, |_| {});
+        match w {
+            Some(mut w) if self.steps == 0 => while !w.age(&mut m, u64::MAX).finished {},
+            Some(mut w) => w.run(&mut m, self.steps, |_| {}),
+            None => {}
         }
         self.run_setup(&mut m)?;
         Ok(m)

@@ -6,12 +6,23 @@
 //! random CPU: long-lived kernel memory ends up scattered among short-lived
 //! user memory, as on a real machine. The RNG is ChaCha8 seeded from a
 //! `u64`, so a preset and seed give the same machine natively and in wasm.
+//!
+//! Two ways to age. [`Workload::run`] takes a number of steps and keeps
+//! memory near the preset's fill, freeing at random: quick to a
+//! fragmented teaching picture. [`Workload::age`] runs the same mix to a
+//! *lived-in* steady state at any machine size: page cache arrives in the
+//! large folios 6.x readahead allocates and leaves only through reclaim,
+//! which wakes when a zone's free memory falls below its low watermark and
+//! frees the oldest clean page cache up to the high watermark, as kswapd
+//! does; so memory fills and free memory sits near the watermarks.
+
+use std::collections::VecDeque;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::alloc::Gfp;
+use crate::alloc::{AllocFlags, Gfp};
 use crate::error::{Error, Result};
 use crate::machine::Machine;
 use crate::page::{PageFlags, PageKind, PageWord};
@@ -138,6 +149,39 @@ pub struct Workload {
     rng: ChaCha8Rng,
     live: Vec<(u64, u8, u8)>,
     total_weight: u32,
+    aging: Aging,
+}
+
+/// The state of lived-in aging ([`Workload::age`]).
+#[derive(Clone, Debug, Default)]
+struct Aging {
+    /// Page cache folios `(pfn, order)`, oldest first: the file LRU that
+    /// reclaim takes from.
+    lru: VecDeque<(u64, u8)>,
+    /// Steps run before reclaim first woke: filling.
+    fill_steps: u64,
+    /// Steps run since: the churn that settles the steady state.
+    churn_steps: u64,
+    filled: bool,
+    /// Pages reclaim freed.
+    reclaimed: u64,
+}
+
+/// Page cache folio orders as readahead allocates them, with weights: a
+/// file read in sequence ramps its folios from order 2 up to
+/// MAX_PAGECACHE_ORDER (`page_cache_ra_order()`, mm/readahead.c, 6.x),
+/// and small or random reads stay order 0.
+/// <https://elixir.bootlin.com/linux/v6.12/source/mm/readahead.c>
+const READAHEAD_ORDERS: [(u8, u32); 9] = [(0, 30), (2, 20), (3, 12), (4, 10), (5, 8), (6, 6), (7, 5), (8, 4), (9, 5)];
+
+/// How far lived-in aging has come.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AgingProgress {
+    /// 0.0 to 1.0.
+    pub fraction: f64,
+    pub finished: bool,
+    /// Pages freed by reclaim so far.
+    pub reclaimed: u64,
 }
 
 impl Workload {
@@ -149,7 +193,7 @@ impl Workload {
         if spec.mix.iter().any(|e| e.min_order > e.max_order) {
             return Err(Error::BadMachine(format!("workload {} has an order range upside down", spec.name)));
         }
-        Ok(Workload { spec, rng: ChaCha8Rng::seed_from_u64(seed), live: Vec::new(), total_weight })
+        Ok(Workload { spec, rng: ChaCha8Rng::seed_from_u64(seed), live: Vec::new(), total_weight, aging: Aging::default() })
     }
 
     pub fn spec(&self) -> &WorkloadSpec {
@@ -181,6 +225,137 @@ impl Workload {
                         self.live.swap_remove(i);
                     }
                 }
+            }
+        }
+    }
+
+    /// Ages `m` to a lived-in steady state (see the module's overview), in
+    /// slices of at most `budget` steps: call again until `finished`.
+    /// Filling ends when reclaim first wakes; a churn of half as many steps
+    /// (frees and new allocations, reclaim keeping pace) then settles it.
+    pub fn age(&mut self, m: &mut Machine, budget: u64) -> AgingProgress {
+        let managed: u64 = m.zones().iter().map(|z| z.managed_pages).sum();
+        // A guard for mixes that never fill memory: a step per page.
+        let cap = managed.max(1);
+        let mut left = budget;
+        while left > 0 && !self.aging_finished(cap) {
+            self.age_step(m);
+            left -= 1;
+        }
+        let a = &self.aging;
+        let fraction = if a.filled {
+            0.8 + 0.2 * (a.churn_steps as f64 / (a.fill_steps / 2).max(1) as f64).min(1.0)
+        } else {
+            0.8 * (Self::used_pct(m) as f64 / 100.0)
+        };
+        let finished = self.aging_finished(cap);
+        AgingProgress { fraction: if finished { 1.0 } else { fraction.min(0.99) }, finished, reclaimed: a.reclaimed }
+    }
+
+    fn aging_finished(&self, cap: u64) -> bool {
+        let a = &self.aging;
+        a.filled && a.churn_steps >= a.fill_steps / 2 || a.fill_steps + a.churn_steps >= cap
+    }
+
+    /// One step of lived-in aging: once full, a third of the steps free a
+    /// random allocation that is not page cache (a process exits, a cache
+    /// shrinks); the others allocate from the mix, page cache as readahead
+    /// folios; then reclaim runs where a zone is below its low watermark.
+    fn age_step(&mut self, m: &mut Machine) {
+        self.follow_migrations(m);
+        let cpu = self.rng.random_range(0..m.nr_cpus());
+        m.set_cpu(cpu).expect("cpu drawn below nr_cpus");
+        if self.aging.filled {
+            self.aging.churn_steps += 1;
+        } else {
+            self.aging.fill_steps += 1;
+        }
+        if self.aging.filled && !self.live.is_empty() && self.rng.random_range(0..3) == 0 {
+            let i = self.rng.random_range(0..self.live.len());
+            let (pfn, order, idx) = self.live[i];
+            if self.rng.random_range(0..100) < self.spec.mix[idx as usize].free_pct {
+                self.live.swap_remove(i);
+                self.unpin(m, pfn);
+                let _ = m.free_pages(pfn, order);
+            }
+            return;
+        }
+        let idx = self.pick();
+        let e = self.spec.mix[idx];
+        let max = m.geometry().max_order.min(9);
+        let order = if e.kind == PageKind::File { self.readahead_order() } else { self.rng.random_range(e.min_order..=e.max_order) }.min(max);
+        let failed = match m.alloc_pages(e.gfp, order, e.kind) {
+            Ok(pfn) => {
+                let pfn = self.decorate(m, pfn, &e);
+                if e.kind == PageKind::File {
+                    self.aging.lru.push_back((pfn, order));
+                } else {
+                    self.live.push((pfn, order, idx as u8));
+                }
+                false
+            }
+            Err(_) => true,
+        };
+        self.kswapd(m, e.gfp, failed);
+    }
+
+    /// A mix entry drawn by weight.
+    fn pick(&mut self) -> usize {
+        let mut pick = self.rng.random_range(0..self.total_weight);
+        self.spec
+            .mix
+            .iter()
+            .position(|e| {
+                if pick < e.weight {
+                    true
+                } else {
+                    pick -= e.weight;
+                    false
+                }
+            })
+            .unwrap_or(0)
+    }
+
+    fn readahead_order(&mut self) -> u8 {
+        let total: u32 = READAHEAD_ORDERS.iter().map(|&(_, w)| w).sum();
+        let mut pick = self.rng.random_range(0..total);
+        for &(order, w) in &READAHEAD_ORDERS {
+            if pick < w {
+                return order;
+            }
+            pick -= w;
+        }
+        0
+    }
+
+    /// kswapd, simplified. It wakes when an allocation failed or could use
+    /// no zone above its low watermark (the slow path's
+    /// `wake_all_kswapds()`) and
+    /// takes the node's oldest page cache until a zone the allocation may
+    /// use is above its high watermark (`pgdat_balanced()`: any one zone
+    /// will do). A dirty folio is written back instead (cleaned and moved
+    /// to the young end), as reclaim starts writeback and moves on. Only
+    /// page cache is reclaimed: the model has no swap.
+    /// <https://elixir.bootlin.com/linux/v6.12/source/mm/vmscan.c>
+    fn kswapd(&mut self, m: &mut Machine, gfp: Gfp, failed: bool) {
+        let highest = gfp.highest_zone;
+        let eligible: Vec<usize> = (0..m.zones().len()).filter(|&zi| m.zones()[zi].zone_type <= highest && m.zones()[zi].managed_pages > 0).collect();
+        let above = |m: &Machine, w: usize| eligible.iter().any(|&zi| m.zone_watermark_ok(zi, 0, m.zones()[zi].watermark[w], highest, AllocFlags::empty()));
+        if !failed && above(m, 1) {
+            return;
+        }
+        self.aging.filled = true;
+        let mut rotated = 0;
+        while !above(m, 2) && rotated <= self.aging.lru.len() {
+            let Some((pfn, order)) = self.aging.lru.pop_front() else { break };
+            let Some(mut p) = m.page(pfn).as_in_use().filter(|p| p.kind == PageKind::File) else { continue };
+            if p.flags.contains(PageFlags::DIRTY) {
+                p.flags.remove(PageFlags::DIRTY);
+                m.set_page(pfn, PageWord::in_use(p));
+                self.aging.lru.push_back((pfn, order));
+                rotated += 1;
+            } else if m.free_pages(pfn, order).is_ok() {
+                self.aging.reclaimed += 1 << order;
             }
         }
     }
@@ -299,6 +474,54 @@ mod tests {
             let zi = m.zone_index(crate::geometry::ZoneType::Normal).unwrap();
             assert!(m.nr_free(zi, 10) < 8, "{preset}: {} order-10 blocks left", m.nr_free(zi, 10));
         }
+    }
+
+    #[test]
+    fn lived_in_aging_fills_memory_and_reclaim_holds_it_near_the_watermarks() {
+        for preset in WorkloadSpec::PRESETS {
+            let mut m = Machine::new(MachineSpec::preset("x86-64-4g").unwrap()).unwrap();
+            let mut w = Workload::new(WorkloadSpec::named(preset).unwrap(), 5).unwrap();
+            let mut slices = 0;
+            let p = loop {
+                slices += 1;
+                let p = w.age(&mut m, 1_000);
+                assert!((0.0..=1.0).contains(&p.fraction));
+                if p.finished {
+                    break p;
+                }
+            };
+            assert!(slices > 1, "{preset}: progress comes in slices");
+            assert!(p.reclaimed > 0, "{preset}: reclaim woke");
+            m.check_invariants().unwrap_or_else(|v| panic!("{preset}: {v}"));
+            // Each zone that user memory may use holds no more free memory
+            // than its high watermark and lowmem reserve allow, with room
+            // for the per-cpu lists and one big folio freed at once.
+            let normal = m.zone_index(crate::geometry::ZoneType::Normal).unwrap();
+            let z = &m.zones()[normal];
+            let slack = z.watermark[2] as i64 + (m.nr_cpus() as u64 * z.pcp_high) as i64 + 512;
+            assert!(m.zone_free_pages(normal) <= slack, "{preset}: {} free in Normal, above {slack}", m.zone_free_pages(normal));
+            let managed: u64 = m.zones().iter().map(|z| z.managed_pages).sum();
+            assert!(Workload::used_pct(&m) >= 90, "{preset}: {}% used of {managed}", Workload::used_pct(&m));
+            // Page cache as large folios, kernel memory scattered.
+            let words = m.page_words();
+            let folio = words.iter().filter_map(|w| w.as_in_use()).any(|u| u.kind == PageKind::File && u.compound_order >= 2);
+            assert!(folio, "{preset}: page cache in large folios");
+            let nr = m.geometry().pageblock_nr_pages() as usize;
+            let kernel_blocks = words.chunks(nr).filter(|b| b.iter().filter_map(|w| w.as_in_use()).any(|u| matches!(u.kind, PageKind::SlabUnmovable | PageKind::Kernel))).count();
+            assert!(kernel_blocks > 4, "{preset}: kernel memory in {kernel_blocks} pageblocks");
+        }
+    }
+
+    #[test]
+    fn lived_in_aging_is_deterministic() {
+        let aged = |seed| {
+            let mut m = Machine::new(MachineSpec::teaching_64m()).unwrap();
+            let mut w = Workload::new(WorkloadSpec::desktop(), seed).unwrap();
+            while !w.age(&mut m, 1000).finished {}
+            m.fingerprint()
+        };
+        assert_eq!(aged(3), aged(3));
+        assert_ne!(aged(3), aged(4));
     }
 
     #[test]

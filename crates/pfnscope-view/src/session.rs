@@ -16,6 +16,9 @@ use crate::viewport::Viewport;
 /// and stay responsive between chunks.
 pub const BUILD_CHUNK: u64 = 2_000;
 
+/// Steps of lived-in aging per chunk (each costs less than a stepped one).
+pub const AGE_CHUNK: u64 = 16_384;
+
 /// A scenario still being built.
 #[derive(Clone, Debug)]
 pub struct Build {
@@ -23,18 +26,28 @@ pub struct Build {
     machine: Machine,
     workload: Option<Workload>,
     pub done: u64,
+    /// Lived-in aging's own estimate, when the scenario ages that way.
+    aging: Option<f64>,
 }
 
 impl Build {
     /// Runs one chunk; returns true when finished (the workload done and
     /// the scenario's setup run), or the setup's error.
     pub fn advance(&mut self) -> Result<bool, String> {
-        let todo = self.scenario.steps.saturating_sub(self.done).min(BUILD_CHUNK);
-        if let Some(w) = &mut self.workload {
-            w.run(&mut self.machine, todo, |_| {});
-        }
-        self.done += todo;
-        let finished = self.done >= self.scenario.steps || self.workload.is_none();
+        let finished = match &mut self.workload {
+            None => true,
+            Some(w) if self.scenario.steps == 0 => {
+                let p = w.age(&mut self.machine, AGE_CHUNK);
+                self.aging = Some(p.fraction);
+                p.finished
+            }
+            Some(w) => {
+                let todo = self.scenario.steps.saturating_sub(self.done).min(BUILD_CHUNK);
+                w.run(&mut self.machine, todo, |_| {});
+                self.done += todo;
+                self.done >= self.scenario.steps
+            }
+        };
         if finished {
             self.scenario.run_setup(&mut self.machine).map_err(|e| e.to_string())?;
         }
@@ -42,10 +55,10 @@ impl Build {
     }
     /// Progress from 0.0 to 1.0.
     pub fn progress(&self) -> f64 {
-        if self.scenario.steps == 0 {
-            1.0
-        } else {
-            self.done as f64 / self.scenario.steps as f64
+        match self.aging {
+            Some(f) => f,
+            None if self.scenario.steps == 0 => 1.0,
+            None => self.done as f64 / self.scenario.steps as f64,
         }
     }
 }
@@ -114,7 +127,7 @@ impl Session {
     /// chunks through [`Build::advance`]).
     pub fn start_build(scenario: &Scenario) -> Result<Build, String> {
         let (machine, workload) = scenario.prepare().map_err(|e| e.to_string())?;
-        Ok(Build { scenario: scenario.clone(), machine, workload, done: 0 })
+        Ok(Build { scenario: scenario.clone(), machine, workload, done: 0, aging: None })
     }
 
     /// A session over a finished build. A scenario's play operation is
@@ -550,7 +563,8 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
             "workload" => s.workload = if value.is_empty() || value == "none" { None } else { Some(value.clone()) },
             "seed" => s.seed = number("seed")?,
             "steps" => {
-                s.steps = number("steps")?;
+                // "lived-in" (or 0) ages the machine to a steady state.
+                s.steps = if value == "lived-in" { 0 } else { number("steps")? };
                 if s.steps > 10_000_000 {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
@@ -862,6 +876,25 @@ mod tests {
         // state is the built one.
         assert!(s.player.as_ref().is_some_and(|p| p.cursor.is_none() && !p.is_empty()));
         assert!(s.machine.page_words() == whole.page_words(), "chunked build differs");
+    }
+
+    #[test]
+    fn a_lived_in_build_reports_rising_progress_until_memory_is_full() {
+        let sc = scenario_from_query("?machine=x86-64-4g&workload=file-server&seed=2&steps=lived-in").unwrap();
+        assert_eq!((sc.steps, sc.play.is_none()), (0, true));
+        let mut b = Session::start_build(&sc).unwrap();
+        let mut last = -1.0;
+        let mut chunks = 0;
+        while !b.advance().unwrap() {
+            chunks += 1;
+            assert!(b.progress() >= last && b.progress() < 1.0);
+            last = b.progress();
+        }
+        assert!(chunks >= 2 && b.progress() == 1.0, "{chunks} chunks");
+        let s = Session::from_build(b, 640, 400);
+        let free: i64 = (0..s.machine.zones().len()).map(|zi| s.machine.zone_free_pages(zi)).sum();
+        let managed: u64 = s.machine.zones().iter().map(|z| z.managed_pages).sum();
+        assert!((free as u64) * 20 < managed, "{free} of {managed} pages free");
     }
 
     #[test]

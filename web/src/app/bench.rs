@@ -16,11 +16,15 @@ pub struct Bench {
     /// Each step's time, in microseconds.
     pub times: Vec<u64>,
     pub result: Option<String>,
+    /// When the page asked for the scenario, and how long it took to build
+    /// (boot, workload or lived-in aging, setup), in milliseconds.
+    created: f64,
+    build_ms: f64,
 }
 
 impl Bench {
     pub fn new(steps: u32) -> Bench {
-        Bench { left: steps, started: None, times: Vec::new(), result: None }
+        Bench { left: steps, started: None, times: Vec::new(), result: None, created: now(), build_ms: 0.0 }
     }
 }
 
@@ -32,7 +36,8 @@ impl App {
     /// Starts the run once the scenario is built: a trace to step through,
     /// from its first step.
     pub(super) fn bench_begin(&mut self, ctx: &Context<Self>) {
-        let (Some(_), Some(s)) = (&self.bench, &mut self.session) else { return };
+        let (Some(b), Some(s)) = (&mut self.bench, &mut self.session) else { return };
+        b.build_ms = now() - b.created;
         if s.player.as_ref().is_none_or(|p| p.len() < 2) {
             let op = pfnscope_core::Op::Age { workload: "desktop".into(), seed: 1, steps: 300 };
             if let Err(e) = s.run_op(&op) {
@@ -61,7 +66,8 @@ impl App {
             let pfns = self.session.as_ref().map_or(0, |s| s.machine.pfn_span().len());
             let mean = t.iter().sum::<u64>() / n.max(1) as u64;
             b.result = Some(format!(
-                "{{\"pfns\": {pfns}, \"steps\": {n}, \"median_ms\": {}, \"p95_ms\": {}, \"max_ms\": {}, \"mean_ms\": {}}}",
+                "{{\"pfns\": {pfns}, \"build_ms\": {:.0}, \"steps\": {n}, \"median_ms\": {}, \"p95_ms\": {}, \"max_ms\": {}, \"mean_ms\": {}}}",
+                b.build_ms,
                 ms(at(50)),
                 ms(at(95)),
                 ms(t.last().copied().unwrap_or(0)),
