@@ -17,9 +17,10 @@ if [ ! -d "$PFNSCOPE_TOOLS/node_modules/playwright-core" ]; then
   npm install --prefix "$PFNSCOPE_TOOLS" --no-audit --no-fund --silent "playwright-core@$PFNSCOPE_PLAYWRIGHT_VERSION"
 fi
 cd "$PFNSCOPE_ROOT"
-trunk build --release >/dev/null
+# The benchmark page is a cargo feature, left out of the release app.
+trunk build --release=true --features bench --dist target/bench-app >/dev/null
 port=8097
-python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
+python3 -m http.server "$port" --bind 127.0.0.1 --directory target/bench-app >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT
 sleep 1

@@ -22,6 +22,7 @@ use crate::labels::TextLayer;
 use crate::pfn_map::PfnMap;
 
 mod analysis;
+#[cfg(feature = "bench")]
 mod bench;
 mod form;
 mod import;
@@ -72,6 +73,9 @@ impl AppProps {
             url_error.get_or_insert(e);
             None
         });
+        if cfg!(not(feature = "bench")) && bench.is_some() {
+            url_error.get_or_insert("this build has no benchmark page: scripts/bench-browser.sh builds one".into());
+        }
         let (width, height) = map_size_for_window();
         // Benchmarks time the step itself, not its animation.
         let animate = bench.is_none() && !crate::animation::prefers_reduced_motion();
@@ -169,6 +173,7 @@ pub struct App {
     /// A comparison the URL asked for, opened once the scenario has played.
     compare_on_load: Option<Against>,
     /// The benchmark page's run, if this is it.
+    #[cfg(feature = "bench")]
     bench: Option<bench::Bench>,
     /// The seeds' comparison last run, drawn under the charts.
     seed_charts: Option<Rc<pfnscope_view::seeds::SeedComparison>>,
@@ -340,6 +345,7 @@ impl Component for App {
             compare: None,
             compare_on_load: props.compare,
             seed_charts: None,
+            #[cfg(feature = "bench")]
             bench: props.bench.map(bench::Bench::new),
             contiguity_job: None,
             anim: None,
@@ -353,6 +359,7 @@ impl Component for App {
     }
 
     fn rendered(&mut self, ctx: &Context<Self>, first_render: bool) {
+        #[cfg(feature = "bench")]
         self.bench_rendered(ctx);
         if first_render {
             if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
@@ -401,6 +408,7 @@ impl Component for App {
                     if let Some(against) = self.compare_on_load.take() {
                         ctx.link().send_message(Msg::Analysis(AnalysisMsg::CompareOpen(against)));
                     }
+                    #[cfg(feature = "bench")]
                     if self.bench.as_ref().is_some_and(|b| b.times.is_empty() && b.result.is_none()) {
                         self.bench_begin(ctx);
                     }
@@ -464,7 +472,10 @@ impl Component for App {
             Msg::Map(m) => self.update_map(m),
             Msg::Import(m) => self.update_import(ctx, m),
             Msg::Analysis(m) => self.update_analysis(ctx, m),
+            #[cfg(feature = "bench")]
             Msg::BenchStep => self.bench_step(ctx),
+            #[cfg(not(feature = "bench"))]
+            Msg::BenchStep => false,
         }
     }
 
@@ -598,9 +609,7 @@ impl Component for App {
                 if self.help {
                     { help_overlay(link) }
                 }
-                if let Some(r) = self.bench.as_ref().and_then(|b| b.result.as_ref()) {
-                    <pre id="bench-result">{ r }</pre>
-                }
+                { self.bench_result() }
             </div>
         }
     }
@@ -631,5 +640,13 @@ fn zoom_label(zoom: i32) -> String {
         format!("{} px/page", 1 << zoom)
     } else {
         format!("{} pages/px", 1 << -zoom)
+    }
+}
+
+/// Without the benchmark page, nothing to show.
+#[cfg(not(feature = "bench"))]
+impl App {
+    fn bench_result(&self) -> Html {
+        Html::default()
     }
 }

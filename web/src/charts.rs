@@ -76,12 +76,13 @@ fn draw(canvas: HtmlCanvasElement, d: &ChartData) -> Result<(), String> {
         .margin(6)
         .x_label_area_size(30)
         .y_label_area_size(52)
-        .build_cartesian_2d(0..orders, 0i64..1000i64)
+        // u64 up, as the other charts: one instantiation of plotters' code.
+        .build_cartesian_2d(0..orders, 0u64..1000u64)
         .map_err(|x| x.to_string())?;
     c.configure_mesh().label_style(font.clone()).axis_style(fg).light_line_style(bg).x_desc("order").y_desc("index (0 = short of memory, 1000 = fragmented)").axis_desc_style(small.clone()).draw().map_err(e)?;
     let bar = rgb(Rgba::rgb(0xd5, 0x5e, 0x00));
     let free = rgb(Rgba::rgb(0x00, 0x9e, 0x73));
-    c.draw_series(d.frag.iter().enumerate().filter_map(|(o, v)| v.filter(|&v| v >= 0).map(|v| Rectangle::new([(o, 0), (o + 1, v)], bar.filled()))))
+    c.draw_series(d.frag.iter().enumerate().filter_map(|(o, v)| v.filter(|&v| v >= 0).map(|v| Rectangle::new([(o, 0), (o + 1, v as u64)], bar.filled()))))
         .map_err(|x| x.to_string())?
         .label("index: why an allocation of this order would fail")
         .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], bar.filled()));
@@ -93,7 +94,7 @@ fn draw(canvas: HtmlCanvasElement, d: &ChartData) -> Result<(), String> {
 
     // What each operation cost.
     let n = d.history.len().max(1);
-    let top = d.history.iter().map(|h| h.migrated.max(h.migrate_failed).max(h.isolate_failed)).max().unwrap_or(1).max(1);
+    let top = d.history.iter().map(|h| h.migrated.max(h.migrate_failed).max(h.isolate_failed)).max().unwrap_or(1).max(1) as u64;
     let history = d.history.clone();
     let names = move |x: &usize| history.get(x / 3).filter(|_| x % 3 == 1).map(|h| h.title.chars().take(16).collect::<String>()).unwrap_or_default();
     let mut c = ChartBuilder::on(&areas[2])
@@ -118,7 +119,7 @@ fn draw(canvas: HtmlCanvasElement, d: &ChartData) -> Result<(), String> {
     for k in 0..3 {
         let color = colors[k];
         c.draw_series(d.history.iter().enumerate().map(|(i, h)| {
-            let v = [h.migrated, h.migrate_failed, h.isolate_failed][k];
+            let v = [h.migrated, h.migrate_failed, h.isolate_failed][k].max(0) as u64;
             Rectangle::new([(i * 3 + k, 0), (i * 3 + k + 1, v)], color.filled())
         }))
         .map_err(|x| x.to_string())?

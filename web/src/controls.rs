@@ -35,7 +35,7 @@ pub fn scenario_form(form: &Form, link: &Scope<App>) -> Html {
             <label title="The random seed: the same seed gives the same machine">{ "seed " }
                 <input id="seed" type="number" min="0" value={form.seed.clone()} oninput={on_input(link, Field::Seed)} />
             </label>
-            <label title="Workload steps to run; 0 ages the machine until it is lived-in: memory full of page cache, anon and slab, reclaim holding free memory near the watermarks">{ "steps (0: lived-in) " }
+            <label title="Workload steps; 0 ages it to lived-in: memory full, reclaim at the watermarks">{ "steps (0: lived-in) " }
                 <input id="steps" type="number" min="0" value={form.steps.clone()} oninput={on_input(link, Field::Steps)} />
             </label>
             <label title="The page allocator: Linux 6.12, or seed 003's region allocator (2013, not merged)">{ "allocator " }

@@ -281,15 +281,20 @@ impl Store {
 
     /// Ends the fold: journals each cell written once, pages in runs.
     pub fn end_fold(&mut self) {
-        let Some(mut f) = self.fold.take() else { return };
-        if f.outside {
-            // Stable: the first save of a page comes first and is kept.
-            f.pages.sort_by_key(|&(i, _)| i);
-            f.pages.dedup_by_key(|&mut (i, _)| i);
-        } else {
-            f.pages.sort_unstable_by_key(|&(i, _)| i);
+        let Some(f) = self.fold.take() else { return };
+        // In index order, the first save of each page (sorting plain keys
+        // keeps the web build free of another sort's code).
+        let mut keys: Vec<u64> = f.pages.iter().enumerate().map(|(k, &(i, _))| (i as u64) << 32 | k as u64).collect();
+        keys.sort_unstable();
+        let mut pages: Vec<(u32, u64, u64)> = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (i, old) = f.pages[(key & 0xffff_ffff) as usize];
+            if pages.last().is_some_and(|p| p.0 == i) {
+                continue;
+            }
+            pages.push((i, old, self.pages[i as usize].0));
         }
-        let pages: Vec<(u32, u64, u64)> = f.pages.iter().map(|&(i, old)| (i, old, self.pages[i as usize].0)).filter(|&(_, o, n)| o != n).collect();
+        pages.retain(|&(_, o, n)| o != n);
         let mut k = 0;
         while k < pages.len() {
             let (first, old, new) = pages[k];

@@ -368,16 +368,7 @@ impl Workload {
         let allocate = Self::used_pct(m) < self.spec.target_fill_pct as u64 && self.rng.random_range(0..100) < 70
             || self.live.is_empty();
         if allocate {
-            let mut pick = self.rng.random_range(0..self.total_weight);
-            let idx = self.spec.mix.iter().position(|e| {
-                if pick < e.weight {
-                    true
-                } else {
-                    pick -= e.weight;
-                    false
-                }
-            });
-            let idx = idx.unwrap_or(0);
+            let idx = self.pick();
             let e = self.spec.mix[idx];
             let order = self.rng.random_range(e.min_order..=e.max_order).min(m.geometry().max_order);
             match m.alloc_pages(e.gfp, order, e.kind) {

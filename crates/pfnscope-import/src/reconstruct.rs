@@ -109,7 +109,9 @@ impl ImportJob {
             }
             zones.push(ZoneSpec { zone_type: t, span: PfnRange::new(z.start_pfn, z.start_pfn + z.spanned), holes: vec![], reserved: vec![] });
         }
-        zones.sort_by_key(|z| z.zone_type);
+        // Lowest zone first, in file order within a type (a stable sort by
+        // type, without a sort's code in the web build).
+        let zones: Vec<ZoneSpec> = ZoneType::ALL.iter().flat_map(|&t| zones.iter().filter(move |z| z.zone_type == t).cloned()).collect();
         if zones.is_empty() {
             return Err(ImportError::new("zoneinfo", Place::File, "no zone the model knows (DMA, DMA32, Normal, Movable)"));
         }
@@ -380,9 +382,11 @@ fn assign_types(unmovable: &[u64], targets: Option<[u64; 6]>) -> Vec<MigrateType
             cma -= 1;
         }
     }
-    let mut by_unmovable: Vec<usize> = (0..n).filter(|&i| !taken[i]).collect();
-    by_unmovable.sort_by_key(|&i| (std::cmp::Reverse(unmovable[i]), i));
-    let mut it = by_unmovable.into_iter();
+    // Most unmovable pages first, then by index: as plain keys, one sort's
+    // code serves the web build.
+    let mut by_unmovable: Vec<u64> = (0..n).filter(|&i| !taken[i]).map(|i| (u32::MAX - unmovable[i] as u32) as u64 * (1 << 32) + i as u64).collect();
+    by_unmovable.sort_unstable();
+    let mut it = by_unmovable.into_iter().map(|k| (k & 0xffff_ffff) as usize);
     for mt in [MigrateType::Unmovable, MigrateType::HighAtomic, MigrateType::Reclaimable] {
         for _ in 0..t[mt.index()] {
             if let Some(i) = it.next() {

@@ -33,6 +33,14 @@ fn now() -> f64 {
 }
 
 impl App {
+    /// The figures, where `scripts/bench-browser.sh` reads them.
+    pub(super) fn bench_result(&self) -> Html {
+        match self.bench.as_ref().and_then(|b| b.result.as_ref()) {
+            Some(r) => html! { <pre id="bench-result">{ r }</pre> },
+            None => html! {},
+        }
+    }
+
     /// Starts the run once the scenario is built: a trace to step through,
     /// from its first step.
     pub(super) fn bench_begin(&mut self, ctx: &Context<Self>) {
