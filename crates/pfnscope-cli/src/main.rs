@@ -260,9 +260,10 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Presets => {
             println!("machines:");
-            for name in MachineSpec::PRESETS {
+            for name in MachineSpec::PRESETS.iter().chain([&MachineSpec::NATIVE_PRESET]) {
                 let spec = MachineSpec::preset(name).expect("listed preset");
-                println!("  {name:<14} {}", spec.name);
+                let native = if *name == MachineSpec::NATIVE_PRESET { " (command line only: too big for a browser)" } else { "" };
+                println!("  {name:<14} {}{native}", spec.name);
             }
             println!("workloads:");
             for name in WorkloadSpec::PRESETS {

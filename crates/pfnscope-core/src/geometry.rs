@@ -327,6 +327,7 @@ impl MachineSpec {
             "x86-64-16g" => MachineSpec::x86_64_pc(16),
             "x86-64-64g" => MachineSpec::x86_64_pc(64),
             "x86-64-256g" => MachineSpec::x86_64_pc(256),
+            "x86-64-1t" => MachineSpec::x86_64_pc(1024),
             "arm64-4k-4g" => MachineSpec::arm64_board(Geometry::ARM64_4K, 4),
             "arm64-16k-4g" => MachineSpec::arm64_board(Geometry::ARM64_16K, 4),
             "arm64-64k-8g" => MachineSpec::arm64_board(Geometry::ARM64_64K, 8),
@@ -334,7 +335,12 @@ impl MachineSpec {
         })
     }
 
-    /// The names [`MachineSpec::preset`] accepts.
+    /// The largest preset, 1 TiB (268.7 M PFNs, 2.1 GB of page words): it
+    /// runs natively; the app in a browser has too little address space.
+    pub const NATIVE_PRESET: &'static str = "x86-64-1t";
+
+    /// The names [`MachineSpec::preset`] accepts, but for
+    /// [`MachineSpec::NATIVE_PRESET`].
     pub const PRESETS: [&'static str; 9] = [
         "teaching-16m",
         "teaching-64m",
@@ -381,5 +387,13 @@ mod tests {
             }
         }
         assert!(MachineSpec::preset("no-such-machine").is_none());
+    }
+
+    #[test]
+    fn the_1_tib_preset_fits_the_page_words_links() {
+        let spec = MachineSpec::preset(MachineSpec::NATIVE_PRESET).unwrap();
+        let span = spec.span();
+        assert!(span.len() > 1 << 28, "more PFNs than 28-bit links could name");
+        assert!(span.end < crate::page::LINK_MASK - 65_536, "room for the list heads");
     }
 }

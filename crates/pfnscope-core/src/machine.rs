@@ -154,6 +154,17 @@ impl Machine {
         let max_block = geo.max_order_nr_pages();
         let base_pfn = span.start & !(max_block - 1);
         let end_pfn = span.end.div_ceil(max_block) * max_block;
+        // A 32-bit platform (wasm in a browser) cannot hold the page words
+        // of the biggest machines: refuse them with a clear error before
+        // the allocation fails.
+        let words = (end_pfn - base_pfn).saturating_mul(8);
+        if words > isize::MAX as u64 / 2 {
+            return Err(Error::BadMachine(format!(
+                "{} PFNs need {} MiB of page words, more than this platform can hold (a browser's wasm has 4 GiB in all); use the command line",
+                end_pfn - base_pfn,
+                words >> 20
+            )));
+        }
         let nr_pages = (end_pfn - base_pfn) as usize;
         let nr_blocks = nr_pages >> geo.pageblock_order;
         let nr_cpus = spec.nr_cpus as usize;
@@ -662,7 +673,7 @@ fn validate(spec: &MachineSpec) -> Result<()> {
         return bad(format!("{} CPUs; 1 to 64 are supported", spec.nr_cpus));
     }
     let g = spec.geometry;
-    if g.pageblock_order > g.max_order || g.max_order > 15 || !(12..=16).contains(&g.page_shift) {
+    if g.pageblock_order > g.max_order || g.max_order > crate::page::MAX_WORD_ORDER || !(12..=16).contains(&g.page_shift) {
         return bad(format!("geometry {g:?} is not supported"));
     }
     for (i, z) in spec.zones.iter().enumerate() {

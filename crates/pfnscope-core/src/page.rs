@@ -8,23 +8,27 @@
 //! do (it leaves them unmarked); marking them costs nothing when blocks merge
 //! or split and lets the map and the invariant checker see them directly.
 //!
-//! Layout (bit 0 first):
+//! Layout (bit 0 first). The low six bits are a code that says what the
+//! page is and, for a block head, its order (0 to [`MAX_WORD_ORDER`]):
+//! Hole, FreeTail, InUse, then Taken, Pcp, Buddy and reported Buddy with
+//! an order each. Packing the order into the code leaves 29 bits a link.
 //!
-//! | bits  | Buddy / Pcp            | InUse                          |
+//! | bits  | Buddy / Pcp / Taken    | InUse                          |
 //! |-------|------------------------|--------------------------------|
-//! | 0-2   | tag                    | tag                            |
-//! | 3-6   | order (also Taken)     | kind (5 bits, 3-7)             |
-//! | 7     | PageReported (Buddy)   |                                |
-//! | 8-35  | `lru.prev` node        | refcount (8-23), mapcount (24-31) |
-//! | 36-63 | `lru.next` node        | pincount (32-39), flags (40-51), compound order (52-55) |
+//! | 0-5   | code (tag, order, PageReported) | code                  |
+//! | 6-34  | `lru.prev` node        | kind (6-10), refcount (11-26), mapcount (27-34) |
+//! | 35-63 | `lru.next` node        | pincount (35-42), flags (43-54), compound order (55-58) |
 //!
-//! Links are 28-bit node indices, so a machine may have up to 2^28 - 2^16
-//! PFNs (almost 1 TiB with 4 KiB pages).
+//! Links are 29-bit node indices, so a machine may have up to 2^29 PFNs
+//! less its list heads (about 2 TiB with 4 KiB pages).
 
 use serde::{Deserialize, Serialize};
 
 /// Bits of one list link.
-pub const LINK_BITS: u32 = 28;
+pub const LINK_BITS: u32 = 29;
+/// The largest order a page word holds (a geometry's `max_order` may not
+/// be larger).
+pub const MAX_WORD_ORDER: u8 = 14;
 /// The largest node index a link can hold.
 pub const LINK_MASK: u64 = (1 << LINK_BITS) - 1;
 
@@ -216,34 +220,49 @@ pub enum PageState {
 #[repr(transparent)]
 pub struct PageWord(pub u64);
 
-const TAG_MASK: u64 = 0b111;
-const ORDER_SHIFT: u32 = 3;
-const REPORTED_BIT: u64 = 1 << 7;
-const PREV_SHIFT: u32 = 8;
-const NEXT_SHIFT: u32 = 36;
+const CODE_MASK: u64 = 0b11_1111;
+const CODE_FREE_TAIL: u64 = 1;
+const CODE_IN_USE: u64 = 2;
+/// The first code of each ordered kind; each has `ORDERS` codes.
+const CODE_TAKEN: u64 = 3;
+const CODE_PCP: u64 = CODE_TAKEN + ORDERS;
+const CODE_BUDDY: u64 = CODE_PCP + ORDERS;
+const CODE_REPORTED: u64 = CODE_BUDDY + ORDERS;
+const ORDERS: u64 = MAX_WORD_ORDER as u64 + 1;
+const PREV_SHIFT: u32 = 6;
+const NEXT_SHIFT: u32 = 6 + LINK_BITS;
 
 impl PageWord {
-    pub const HOLE: PageWord = PageWord(Tag::Hole as u64);
-    pub const FREE_TAIL: PageWord = PageWord(Tag::FreeTail as u64);
+    pub const HOLE: PageWord = PageWord(0);
+    pub const FREE_TAIL: PageWord = PageWord(CODE_FREE_TAIL);
     /// One more in both links: the difference between the words of two
     /// consecutive pages on a list in PFN order (the journal keeps such a
     /// run as one entry).
     pub const LINK_STEP: u64 = 1 << PREV_SHIFT | 1 << NEXT_SHIFT;
 
+    const fn code(self) -> u64 {
+        self.0 & CODE_MASK
+    }
+
     pub const fn tag(self) -> Tag {
-        match self.0 & TAG_MASK {
-            0 => Tag::Hole,
-            1 => Tag::Buddy,
-            2 => Tag::FreeTail,
-            3 => Tag::Pcp,
-            4 => Tag::InUse,
-            _ => Tag::Taken,
+        match self.code() {
+            CODE_FREE_TAIL => Tag::FreeTail,
+            CODE_IN_USE => Tag::InUse,
+            c if c >= CODE_BUDDY && c < CODE_REPORTED + ORDERS => Tag::Buddy,
+            c if c >= CODE_PCP && c < CODE_BUDDY => Tag::Pcp,
+            c if c >= CODE_TAKEN && c < CODE_PCP => Tag::Taken,
+            _ => Tag::Hole,
         }
     }
 
     /// A listed block head (Buddy or Pcp) not yet linked anywhere.
     pub const fn listed(tag: Tag, order: u8) -> PageWord {
-        PageWord(tag as u64 | ((order as u64 & 0xf) << ORDER_SHIFT))
+        let base = match tag {
+            Tag::Buddy => CODE_BUDDY,
+            Tag::Pcp => CODE_PCP,
+            _ => CODE_TAKEN,
+        };
+        PageWord(base + (order as u64 % ORDERS))
     }
 
     /// A block in flight (see [`Tag::Taken`]).
@@ -253,7 +272,12 @@ impl PageWord {
 
     /// The order of a Buddy, Pcp or Taken head (`buddy_order()`).
     pub const fn order(self) -> u8 {
-        ((self.0 >> ORDER_SHIFT) & 0xf) as u8
+        let c = self.code();
+        if c < CODE_TAKEN {
+            0
+        } else {
+            ((c - CODE_TAKEN) % ORDERS) as u8
+        }
     }
 
     pub const fn is_buddy(self) -> bool {
@@ -261,15 +285,16 @@ impl PageWord {
     }
 
     pub const fn reported(self) -> bool {
-        self.is_buddy() && self.0 & REPORTED_BIT != 0
+        self.code() >= CODE_REPORTED && self.code() < CODE_REPORTED + ORDERS
     }
 
+    /// Sets or clears `PageReported` of a Buddy head (other words unchanged).
     pub const fn with_reported(self, reported: bool) -> PageWord {
-        if reported {
-            PageWord(self.0 | REPORTED_BIT)
-        } else {
-            PageWord(self.0 & !REPORTED_BIT)
+        if !self.is_buddy() {
+            return self;
         }
+        let base = if reported { CODE_REPORTED } else { CODE_BUDDY };
+        PageWord((self.0 & !CODE_MASK) | (base + self.order() as u64))
     }
 
     pub const fn prev(self) -> u32 {
@@ -288,29 +313,29 @@ impl PageWord {
     /// Packs an in-use page.
     pub const fn in_use(p: InUse) -> PageWord {
         PageWord(
-            Tag::InUse as u64
-                | ((p.kind as u64) << 3)
-                | ((p.refcount as u64) << 8)
-                | ((p.mapcount as u64) << 24)
-                | ((p.pincount as u64) << 32)
-                | (((p.flags.bits() as u64) & 0xfff) << 40)
-                | (((p.compound_order as u64) & 0xf) << 52),
+            CODE_IN_USE
+                | ((p.kind as u64) << 6)
+                | ((p.refcount as u64) << 11)
+                | ((p.mapcount as u64) << 27)
+                | ((p.pincount as u64) << 35)
+                | (((p.flags.bits() as u64) & 0xfff) << 43)
+                | (((p.compound_order as u64) & 0xf) << 55),
         )
     }
 
     /// Unpacks an in-use page; `None` for any other tag.
     pub const fn as_in_use(self) -> Option<InUse> {
-        if !matches!(self.tag(), Tag::InUse) {
+        if self.code() != CODE_IN_USE {
             return None;
         }
         let w = self.0;
         Some(InUse {
-            kind: PageKind::from_bits(((w >> 3) & 0x1f) as u8),
-            refcount: ((w >> 8) & 0xffff) as u16,
-            mapcount: ((w >> 24) & 0xff) as u8,
-            pincount: ((w >> 32) & 0xff) as u8,
-            flags: PageFlags::from_bits_retain(((w >> 40) & 0xfff) as u16),
-            compound_order: ((w >> 52) & 0xf) as u8,
+            kind: PageKind::from_bits(((w >> 6) & 0x1f) as u8),
+            refcount: ((w >> 11) & 0xffff) as u16,
+            mapcount: ((w >> 27) & 0xff) as u8,
+            pincount: ((w >> 35) & 0xff) as u8,
+            flags: PageFlags::from_bits_retain(((w >> 43) & 0xfff) as u16),
+            compound_order: ((w >> 55) & 0xf) as u8,
         })
     }
 

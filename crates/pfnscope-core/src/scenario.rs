@@ -176,9 +176,10 @@ impl Scenario {
     pub fn validate(&self) -> Result<()> {
         if MachineSpec::preset(&self.machine).is_none() {
             return Err(Error::BadMachine(format!(
-                "unknown machine {:?}; choose one of {}",
+                "unknown machine {:?}; choose one of {}, or {} on the command line",
                 self.machine,
-                MachineSpec::PRESETS.join(", ")
+                MachineSpec::PRESETS.join(", "),
+                MachineSpec::NATIVE_PRESET
             )));
         }
         if let Some(w) = &self.workload {

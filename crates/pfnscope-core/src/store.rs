@@ -581,7 +581,7 @@ mod tests {
     fn a_fold_keeps_a_list_in_pfn_order_as_one_run() {
         let mut s = Store::new(64, 1, 1, 1);
         s.set_journaling(true);
-        let listed = |i: u64| PageWord(3 | (i + 1) << 8 | i.wrapping_sub(1) << 36);
+        let listed = |i: u64| PageWord::listed(crate::page::Tag::Pcp, 0).with_prev(i as u32 + 1).with_next(i as u32 - 1);
         s.begin_fold(0, 64);
         for i in 8..40 {
             s.set_page(i, listed(i as u64));

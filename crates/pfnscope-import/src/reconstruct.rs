@@ -171,7 +171,7 @@ impl ImportJob {
                 Stage::Types { zi, next, unmovable } => {
                     let z = self.spec.zones[*zi].span;
                     let Source::Flags { first, flags } = &self.source else { unreachable!("types are counted for real layouts") };
-                    let view = FlagsView { first: *first, flags, geo };
+                    let view = FlagsView { first: *first, flags, geo, folio: Default::default() };
                     let first_block = z.start & !(nr - 1);
                     if *next < first_block {
                         *next = first_block;
@@ -210,7 +210,7 @@ impl ImportJob {
                     let work = to - *next;
                     match &self.source {
                         Source::Flags { first, flags } => {
-                            let view = FlagsView { first: *first, flags, geo };
+                            let view = FlagsView { first: *first, flags, geo, folio: Default::default() };
                             m.layout_fill(*zi, *next, to, &|p| view.page(p), &|p| view.is_free(p));
                         }
                         Source::Synth { free } => {
@@ -244,6 +244,9 @@ struct FlagsView<'a> {
     first: u64,
     flags: &'a [u64],
     geo: Geometry,
+    /// The last folio found, `(head, order)`: the pages are read in PFN
+    /// order, so its tails need not search back and scan it again.
+    folio: std::cell::Cell<Option<(u64, u8)>>,
 }
 
 impl FlagsView<'_> {
@@ -259,6 +262,17 @@ impl FlagsView<'_> {
     /// folio breaks on contradictory flags (a racy read can show a tail
     /// that is also BUDDY), and its pages then stand alone.
     fn compound_order(&self, head: u64) -> Option<u8> {
+        if let Some((_, order)) = self.folio.get().filter(|&(h, _)| h == head) {
+            return Some(order);
+        }
+        let order = self.scan_compound_order(head);
+        if let Some(order) = order {
+            self.folio.set(Some((head, order)));
+        }
+        order
+    }
+
+    fn scan_compound_order(&self, head: u64) -> Option<u8> {
         let used = |f: u64| matches!(decode(f), Decoded::Used(_));
         let f = self.flag(head)?;
         if !has(f, KPF_COMPOUND_HEAD) || !used(f) {
@@ -282,7 +296,10 @@ impl FlagsView<'_> {
             }
         } else if has(f, KPF_COMPOUND_TAIL) {
             let max = self.geo.max_order_nr_pages();
-            let head = (1..=max).filter_map(|d| pfn.checked_sub(d)).find(|&q| self.flag(q).is_some_and(|g| has(g, KPF_COMPOUND_HEAD)));
+            // Within the last folio found, its head is the nearest head
+            // before this page (every page between was checked a tail).
+            let cached = self.folio.get().filter(|&(h, o)| h < pfn && pfn < h + (1 << o)).map(|(h, _)| h);
+            let head = cached.or_else(|| (1..=max).filter_map(|d| pfn.checked_sub(d)).find(|&q| self.flag(q).is_some_and(|g| has(g, KPF_COMPOUND_HEAD))));
             if let Some((h, order)) = head.and_then(|h| self.compound_order(h).map(|o| (h, o))) {
                 if pfn < h + (1 << order) {
                     let mut hp = match decode(self.flag(h).unwrap_or(0)) {
