@@ -328,9 +328,7 @@ impl Machine {
                 head = head.with_flags(PageFlags::THP);
             }
             let tail = InUse { refcount: 0, mapcount: 0, flags: PageFlags::TAIL, ..head };
-            for p in pfn + 1..pfn + (1 << order) {
-                self.set_page(p, PageWord::in_use(tail));
-            }
+            self.set_pages(pfn + 1, (1 << order) - 1, PageWord::in_use(tail));
         }
         self.set_page(pfn, PageWord::in_use(head));
         self.guest_write(pfn, 1 << order);
@@ -379,9 +377,7 @@ impl Machine {
             false
         } else {
             self.set_page(pfn, PageWord::taken(order));
-            for t in pfn + 1..pfn + (1 << order) {
-                self.set_page(t, PageWord::FREE_TAIL);
-            }
+            self.set_pages(pfn + 1, (1 << order) - 1, PageWord::FREE_TAIL);
             self.free_unref_page(pfn, zi, order);
             true
         };

@@ -163,9 +163,7 @@ impl Machine {
                 let head = InUse { compound_order: order, ..InUse::new(PageKind::Contig) }.with_flags(PageFlags::HEAD);
                 let tail = InUse { refcount: 0, flags: PageFlags::TAIL, ..head };
                 self.set_page(start, PageWord::in_use(head));
-                for p in start + 1..end {
-                    self.set_page(p, PageWord::in_use(tail));
-                }
+                self.set_pages(start + 1, end - start - 1, PageWord::in_use(tail));
                 self.guest_write(start, end - start);
                 Ok(stats)
             } else {

@@ -272,9 +272,7 @@ impl Machine {
                 order -= 1;
             }
             self.set_page(p, PageWord::taken(order));
-            for q in p + 1..p + (1 << order) {
-                self.set_page(q, PageWord::FREE_TAIL);
-            }
+            self.set_pages(p + 1, (1 << order) - 1, PageWord::FREE_TAIL);
             self.free_one_page(p, zi, order, crate::buddy::Fpi::TO_TAIL);
             p += 1 << order;
         }

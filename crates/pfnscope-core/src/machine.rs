@@ -130,9 +130,7 @@ impl Machine {
                     if order > self.geo.pageblock_order {
                         self.change_pageblock_range(start, order, mt);
                     }
-                    for t in start + 1..start + (1 << order) {
-                        self.set_page(t, PageWord::FREE_TAIL);
-                    }
+                    self.set_pages(start + 1, (1 << order) - 1, PageWord::FREE_TAIL);
                     self.add_to_free_list(start, zi, order, mt, true);
                     start += 1 << order;
                 }

@@ -165,9 +165,7 @@ impl Machine {
     fn release_folio(&mut self, head: u64, order: u8) {
         let zi = self.zone_of(head).expect("folio in a zone");
         self.set_page(head, PageWord::taken(order));
-        for t in head + 1..head + (1 << order) {
-            self.set_page(t, PageWord::FREE_TAIL);
-        }
+        self.set_pages(head + 1, (1 << order) - 1, PageWord::FREE_TAIL);
         self.free_unref_page(head, zi, order);
     }
 
