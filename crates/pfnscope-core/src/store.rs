@@ -335,43 +335,56 @@ impl Store {
         self.pages[i] = w;
     }
     /// Writes one word to `nr` pages from `i`: a plain fill when nothing
-    /// is journaled.
+    /// is journaled; journaled, one entry per run of equal old words.
     pub fn fill_pages(&mut self, i: usize, nr: usize, w: PageWord) {
         if self.journaling {
             self.journal.truncate(self.applied);
+            let end = i + nr;
             let mut p = i;
-            while p < i + nr {
-                if self.fold_saved(p) {
+            while p < end {
+                // Pages a running fold saved are journaled when it ends;
+                // the others now. A later write in the fold saves the new
+                // word as its first old one, so the order stays right.
+                let stop = self.fold_unsaved_until(p, end);
+                if stop == p {
                     p += 1;
                     continue;
                 }
-                // A run of equal old words not saved by a running fold is
-                // journaled now; a later write in the fold saves the new
-                // word as its first old one, so the order stays right.
-                let old = self.pages[p];
-                let len = self.pages[p..i + nr].iter().take(MAX_RUN).take_while(|&&o| o == old).count();
-                let len = (p..p + len).position(|q| self.fold_saved(q)).unwrap_or(len);
-                if old != w {
-                    self.journal.push(Entry::run(p as u32, len, (old.0, Stride::Flat), (w.0, Stride::Flat)));
+                while p < stop {
+                    let old = self.pages[p];
+                    let len = self.pages[p..stop].iter().take(MAX_RUN).take_while(|&&o| o == old).count();
+                    if old != w {
+                        self.journal.push(Entry::run(p as u32, len, (old.0, Stride::Flat), (w.0, Stride::Flat)));
+                    }
+                    p += len;
                 }
-                p += len;
             }
             self.applied = self.journal.len();
         }
         self.pages[i..i + nr].fill(w);
     }
 
-    /// True for a page a running fold has saved.
-    fn fold_saved(&self, i: usize) -> bool {
-        self.fold.as_ref().is_some_and(|f| {
-            if (f.lo..f.hi).contains(&i) {
-                let bit = i - f.lo;
-                f.page_seen[bit / 64] & (1 << (bit % 64)) != 0
-            } else {
-                f.outside && f.pages.iter().any(|&(p, _)| p as usize == i)
+    /// The first page at or after `p` (before `end`) that a running fold
+    /// has saved, or `end`.
+    fn fold_unsaved_until(&self, p: usize, end: usize) -> usize {
+        let Some(f) = &self.fold else { return end };
+        if !(f.lo..f.hi).contains(&p) {
+            // Outside the fold's range pages are saved in a list (rare).
+            let saved = |q: usize| f.pages.iter().any(|&(s, _)| s as usize == q);
+            return (p..end).find(|&q| (f.lo..f.hi).contains(&q) || (f.outside && saved(q))).unwrap_or(end);
+        }
+        let last = end.min(f.hi);
+        let mut bit = p - f.lo;
+        while bit < last - f.lo {
+            let word = f.page_seen[bit / 64] >> (bit % 64);
+            if word != 0 {
+                return (f.lo + bit + word.trailing_zeros() as usize).min(last);
             }
-        })
+            bit = (bit / 64 + 1) * 64;
+        }
+        last
     }
+
     #[inline]
     pub fn set_block(&mut self, i: usize, v: u8) {
         let old = self.blocks[i];
@@ -603,6 +616,29 @@ mod tests {
         assert_eq!(s.journal_len(), 4, "and back again in two runs");
         s.seek(end);
         assert!((8..40).all(|i| s.page(i) == listed(i as u64)));
+    }
+
+    #[test]
+    fn a_fill_inside_a_fold_steps_back_exactly_around_saved_pages() {
+        let mut s = Store::new(300, 1, 1, 1);
+        s.set_journaling(true);
+        (0..300).for_each(|i| s.set_page(i, PageWord(i as u64 % 3)));
+        let before: Vec<PageWord> = s.pages().to_vec();
+        let start = s.position();
+        s.begin_fold(50, 250);
+        s.set_page(70, PageWord(9));
+        s.set_page(130, PageWord(9));
+        s.fill_pages(20, 260, PageWord(5));
+        s.set_page(100, PageWord(6));
+        s.fill_pages(90, 20, PageWord(7));
+        s.set_page(95, PageWord(8));
+        s.end_fold();
+        let after: Vec<PageWord> = s.pages().to_vec();
+        s.seek(start);
+        assert_eq!(s.pages(), &before[..]);
+        s.seek(usize::MAX);
+        assert_eq!(s.pages(), &after[..]);
+        assert_eq!((s.page(95), s.page(100), s.page(70), s.page(19)), (PageWord(8), PageWord(7), PageWord(5), PageWord(1)));
     }
 
     #[test]
