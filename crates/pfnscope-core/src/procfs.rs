@@ -1,6 +1,6 @@
-//! The machine's state as `/proc/buddyinfo` and `/proc/pagetypeinfo` print
-//! it (mm/vmstat.c, v6.12), and the fragmentation index of
-//! `__fragmentation_index()`.
+//! The machine's state as `/proc/buddyinfo`, `/proc/pagetypeinfo` and
+//! (its zone lines) `/proc/zoneinfo` print it (mm/vmstat.c, v6.12), and
+//! the fragmentation index of `__fragmentation_index()`.
 
 use std::fmt::Write;
 
@@ -22,6 +22,27 @@ impl Machine {
                 let _ = write!(out, "{:>6} ", self.nr_free(zi, order));
             }
             out.push('\n');
+        }
+        out
+    }
+
+    /// `/proc/zoneinfo`, the lines an importer reads: per zone its free
+    /// pages, watermarks, spanned, present and managed pages and start PFN
+    /// (`zoneinfo_show_print()`; the other lines are left out).
+    pub fn zoneinfo(&self) -> String {
+        let mut out = String::new();
+        for (zi, z) in self.zones.iter().enumerate() {
+            let [min, low, high] = z.watermark;
+            let _ = write!(
+                out,
+                "Node 0, zone {:>8}\n  pages free     {}\n        min      {min}\n        low      {low}\n        high     {high}\n        spanned  {}\n        present  {}\n        managed  {}\n  start_pfn:           {}\n",
+                z.name(),
+                self.zone_free_pages(zi),
+                z.span.len(),
+                z.present_pages,
+                z.managed_pages,
+                z.span.start
+            );
         }
         out
     }

@@ -14,25 +14,6 @@ use pfnscope_import::{reconstruct, Snapshot};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn zoneinfo(m: &pfnscope_core::Machine) -> String {
-    let mut out = String::new();
-    for (zi, z) in m.zones().iter().enumerate() {
-        out += &format!(
-            "Node 0, zone {:>8}\n  pages free     {}\n        min      {}\n        low      {}\n        high     {}\n        spanned  {}\n        present  {}\n        managed  {}\n  start_pfn:           {}\n",
-            z.name(),
-            m.zone_free_pages(zi),
-            z.watermark[0],
-            z.watermark[1],
-            z.watermark[2],
-            z.span.len(),
-            z.present_pages,
-            z.managed_pages,
-            z.span.start
-        );
-    }
-    out
-}
-
 /// A few real-looking snapshots to mutate.
 fn corpus() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -46,7 +27,7 @@ fn corpus() -> Vec<Vec<u8>> {
                 None => 1 << 20,             // NOPAGE
             })
             .collect();
-        let snap = Snapshot { buddyinfo: m.buddyinfo(), pagetypeinfo: Some(m.pagetypeinfo()), zoneinfo: Some(zoneinfo(&m)), kpageflags: Some((span.start, flags)) };
+        let snap = Snapshot { buddyinfo: m.buddyinfo(), pagetypeinfo: Some(m.pagetypeinfo()), zoneinfo: Some(m.zoneinfo()), kpageflags: Some((span.start, flags)) };
         out.push(snap.to_raw());
         out.push(Snapshot { kpageflags: None, ..snap.clone() }.to_raw());
         out.push(m.buddyinfo().into_bytes());

@@ -43,23 +43,6 @@ fn flags(m: &Machine, pfn: u64) -> u64 {
     f
 }
 
-fn zoneinfo(m: &Machine) -> String {
-    let mut out = String::new();
-    for (zi, z) in m.zones().iter().enumerate() {
-        let [min, low, high] = z.watermark;
-        out += &format!(
-            "Node 0, zone {:>8}\n  pages free     {}\n        min      {min}\n        low      {low}\n        high     {high}\n        spanned  {}\n        present  {}\n        managed  {}\n  start_pfn:           {}\n",
-            z.name(),
-            m.zone_free_pages(zi),
-            z.span.len(),
-            z.present_pages,
-            z.managed_pages,
-            z.span.start
-        );
-    }
-    out
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [machine, workload, seed, path] = args.as_slice() else {
@@ -71,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("built and aged {machine} in {:.1?}", t.elapsed());
     let span = m.pfn_span();
     let kpf: Vec<u64> = (span.start..span.end).map(|p| flags(&m, p)).collect();
-    let snap = Snapshot { buddyinfo: m.buddyinfo(), pagetypeinfo: Some(m.pagetypeinfo()), zoneinfo: Some(zoneinfo(&m)), kpageflags: Some((span.start, kpf)) };
+    let snap = Snapshot { buddyinfo: m.buddyinfo(), pagetypeinfo: Some(m.pagetypeinfo()), zoneinfo: Some(m.zoneinfo()), kpageflags: Some((span.start, kpf)) };
     drop(m);
     let bytes = snap.to_bytes();
     std::fs::write(path, &bytes)?;

@@ -198,6 +198,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_machines_own_zoneinfo_reads_back() {
+        let m = pfnscope_core::Machine::new(pfnscope_core::MachineSpec::x86_64_pc(4)).unwrap();
+        let zones = parse_zoneinfo(&m.zoneinfo()).unwrap();
+        assert_eq!(zones.len(), m.zones().len());
+        for (z, spec) in zones.iter().zip(m.zones()) {
+            assert_eq!((z.zone.as_str(), z.start_pfn, z.spanned, z.present, z.managed, z.watermark), (spec.name(), spec.span.start, spec.span.len(), spec.present_pages, spec.managed_pages, spec.watermark));
+        }
+    }
+
+    #[test]
     fn buddyinfo_rows_parse_and_errors_name_the_line() {
         let rows = parse_buddyinfo("Node 0, zone      DMA      0      0      1 \nNode 0, zone   Normal   2917   1455    741 \n").unwrap();
         assert_eq!(rows[1], BuddyRow { node: 0, zone: "Normal".into(), free: vec![2917, 1455, 741] });
