@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let total: u64 = m.zones().iter().map(|z| z.managed_pages).sum();
     println!("{machine}, {preset}, seed {seed}: booted in {booted:.2?}, aged in {aged:.2?} ({slices} slices of 65,536 steps)");
+    println!("{} PFNs, {:.3} bytes of state per PFN", m.pfn_span().len(), m.bytes_per_pfn());
     println!("free: {:.1}% of {total} managed pages; reclaim freed {} pages; {folios} compound folios", free as f64 * 100.0 / total as f64, progress.reclaimed);
     for k in PageKind::ALL {
         let n = by_kind[k as usize];
