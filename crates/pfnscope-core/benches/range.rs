@@ -39,7 +39,6 @@ fn journal_size() {
         trace.steps.len(),
         m.store().journal_bytes()
     );
-
 }
 
 /// Times `timed` only, `iters` times, running `untimed` after each.
