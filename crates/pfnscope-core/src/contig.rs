@@ -81,19 +81,12 @@ impl Machine {
     /// order-0 pages with refcount 1, held by the caller.
     fn split_free_pages(&mut self, blocks: &[(u64, u8)]) {
         self.enter(KernelFn::SplitFreePages);
-        let span = match (blocks.first(), blocks.last()) {
-            (Some(&(a, _)), Some(&(b, o))) => PfnRange::new(a, b + (1 << o)),
-            _ => PfnRange::new(0, 0),
-        };
-        let n = self.folded(span, |m| {
-            let mut n = 0;
-            for &(pfn, order) in blocks {
-                m.set_pages(pfn, 1 << order, PageWord::in_use(InUse::new(PageKind::Contig)));
-                m.guest_write(pfn, 1 << order);
-                n += 1 << order;
-            }
-            n
-        });
+        let mut n = 0;
+        for &(pfn, order) in blocks {
+            self.set_pages(pfn, 1 << order, PageWord::in_use(InUse::new(PageKind::Contig)));
+            self.guest_write(pfn, 1 << order);
+            n += 1 << order;
+        }
         self.note(StepKind::Action, None, || format!("split the taken blocks into {n} order-0 pages"));
         self.leave();
     }

@@ -353,10 +353,14 @@ impl Machine {
         self.store.set_page(i, w);
     }
 
-    /// Writes one word to `nr` pages from `pfn`.
+    /// Writes one word to `nr` pages from `pfn` (journaled as runs). An
+    /// order-0 block's tails are none, so the common free costs nothing.
+    #[inline]
     pub(crate) fn set_pages(&mut self, pfn: u64, nr: u64, w: PageWord) {
-        let i = self.idx(pfn);
-        self.store.fill_pages(i, nr as usize, w);
+        if nr > 0 {
+            let i = self.idx(pfn);
+            self.store.fill_pages(i, nr as usize, w);
+        }
     }
 
     /// The zone index of a PFN (`page_zone()`), `None` outside every zone.

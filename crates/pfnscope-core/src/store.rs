@@ -347,6 +347,9 @@ impl Store {
                 // word as its first old one, so the order stays right.
                 let stop = self.fold_unsaved_until(p, end);
                 if stop == p {
+                    // Saved already, or outside the fold's range: the fold
+                    // takes the write.
+                    self.record(Area::Page, p, self.pages[p].0, w.0);
                     p += 1;
                     continue;
                 }
@@ -364,14 +367,14 @@ impl Store {
         self.pages[i..i + nr].fill(w);
     }
 
-    /// The first page at or after `p` (before `end`) that a running fold
-    /// has saved, or `end`.
+    /// The end of the stretch from `p` (before `end`) that a running fold
+    /// has not saved and whose writes may be journaled now: `end` without
+    /// a fold, `p` itself for a page outside the fold's range (the fold
+    /// takes those one by one).
     fn fold_unsaved_until(&self, p: usize, end: usize) -> usize {
         let Some(f) = &self.fold else { return end };
         if !(f.lo..f.hi).contains(&p) {
-            // Outside the fold's range pages are saved in a list (rare).
-            let saved = |q: usize| f.pages.iter().any(|&(s, _)| s as usize == q);
-            return (p..end).find(|&q| (f.lo..f.hi).contains(&q) || (f.outside && saved(q))).unwrap_or(end);
+            return p;
         }
         let last = end.min(f.hi);
         let mut bit = p - f.lo;

@@ -339,8 +339,9 @@ impl Workload {
     /// <https://elixir.bootlin.com/linux/v6.12/source/mm/vmscan.c>
     fn kswapd(&mut self, m: &mut Machine, gfp: Gfp, failed: bool) {
         let highest = gfp.highest_zone;
-        let eligible: Vec<usize> = (0..m.zones().len()).filter(|&zi| m.zones()[zi].zone_type <= highest && m.zones()[zi].managed_pages > 0).collect();
-        let above = |m: &Machine, w: usize| eligible.iter().any(|&zi| m.zone_watermark_ok(zi, 0, m.zones()[zi].watermark[w], highest, AllocFlags::empty()));
+        let above = |m: &Machine, w: usize| {
+            m.zones().iter().enumerate().any(|(zi, z)| z.zone_type <= highest && z.managed_pages > 0 && m.zone_watermark_ok(zi, 0, z.watermark[w], highest, AllocFlags::empty()))
+        };
         if !failed && above(m, 1) {
             return;
         }
