@@ -278,3 +278,34 @@ fn longterm_pin_of_a_movable_zone_page_migrates_it_to_normal() {
     m.check_quiescent().unwrap();
     let _ = StepKind::Action;
 }
+
+/// A big range is given back page by page, as 6.12 does, but traced in at
+/// most 64 steps of its own with each page's merges and drains folded into
+/// them; the journal holds far fewer entries than pages, and every step
+/// still seeks back and forth exactly.
+#[test]
+fn a_large_free_contig_range_is_a_few_folded_steps_that_seek_exactly() {
+    let mut m = Machine::new(MachineSpec::x86_64_pc(4)).unwrap();
+    let start = m.zones().last().unwrap().span.end - (1 << 16);
+    let nr = 1u64 << 16;
+    m.alloc_contig_range(start, start + nr, MigrateType::Movable, false).unwrap();
+    let before = m.fingerprint();
+    let from = m.store().position();
+    let ((), trace) = m.record("free", |m| {
+        m.free_contig_range(start, nr).unwrap();
+        m.drain_all_pages(None);
+    });
+    let chunks = trace.steps.iter().filter(|s| s.func == KernelFn::FreeContigRange).count();
+    assert_eq!(chunks, 1 + 64, "the call, then 64 chunks of {} pages", nr / 64);
+    assert_eq!(calls(&trace, KernelFn::FreeOnePage), 0, "merges are inside the chunks and batches, not steps");
+    assert!(calls(&trace, KernelFn::FreePcppagesBulk) >= 1, "each drained batch is one step");
+    let entries = m.store().position() - from;
+    assert!((entries as u64) < nr / 4, "{entries} journal entries for {nr} pages");
+    let after = m.fingerprint();
+    every_step_consistent(&mut m, &trace);
+    m.seek(trace.position_after(None));
+    assert_eq!(m.fingerprint(), before);
+    m.seek(trace.position_after(Some(trace.steps.len() - 1)));
+    assert_eq!(m.fingerprint(), after);
+    assert!(m.free_block_at(start).is_some());
+}
