@@ -284,7 +284,7 @@ fn canvas_of(root: &Element, sel: &str) -> (u32, u32, Vec<u8>) {
 /// table shows where 6.12 and v4.9 differ.
 #[wasm_bindgen_test]
 async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() {
-    let props = AppProps { scenario: Scenario::slab_in_movable(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false, bench: None };
+    let props = AppProps { scenario: Scenario::builtin("slab-in-movable").unwrap(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false, bench: None };
     let root = mount(props).await;
     for _ in 0..40 {
         if root.query_selector("canvas#compare-right").unwrap().is_some() {
@@ -292,7 +292,7 @@ async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() 
         }
         sleep(25).await;
     }
-    let mut native = Session::new(&Scenario::slab_in_movable(), W, H).unwrap();
+    let mut native = Session::new(&Scenario::builtin("slab-in-movable").unwrap(), W, H).unwrap();
     let (base, op) = native.before_play().unwrap();
     let contest = pfnscope_view::compare::Against::V49.contest(&op).unwrap();
     let mut cmp = pfnscope_view::compare::Comparison::new(&base, contest);
@@ -344,7 +344,7 @@ async fn the_contiguity_layer_equals_the_native_map() {
 /// and clicking it frames it on the map as the native session does.
 #[wasm_bindgen_test]
 async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
-    let pinned = Scenario { steps: 3_000, ..Scenario::default_pinned() };
+    let pinned = Scenario { steps: 3_000, ..Scenario::builtin("pinned").unwrap() };
     let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false, bench: None }).await;
     let why = text(&root, "#diagnosis");
     assert!(why.contains("pinned"), "{why}");
@@ -453,7 +453,7 @@ async fn the_reporting_lesson_shades_given_back_pages_and_its_comparison_has_the
     wait_ready(&root).await;
     assert!(text(&root, ".map-toolbar .title").starts_with("Free page reporting"), "{}", text(&root, ".notice"));
     assert!(text(&root, "#policy-reporting").contains("free page reporting (mainline, 6.12) from order 3"));
-    let mut native = Session::new(&Scenario::free_page_reporting(), W, H).unwrap();
+    let mut native = Session::new(&Scenario::builtin("free-page-reporting").unwrap(), W, H).unwrap();
     native.follow = false;
     press("End");
     sleep(50).await;

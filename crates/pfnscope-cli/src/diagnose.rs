@@ -5,13 +5,13 @@
 use pfnscope_core::{Attempt, ContiguityMap, Machine, Scenario, Verdict};
 use pfnscope_import::Snapshot;
 
-/// A scenario by built-in name or JSON file.
+/// A scenario by built-in name or file.
 pub fn load_scenario(name: &str) -> Result<Scenario, String> {
     if let Some(s) = Scenario::builtin(name) {
         return Ok(s);
     }
-    let text = std::fs::read_to_string(name).map_err(|e| format!("{name}: {e} (not a file, nor a built-in scenario: {})", Scenario::BUILTINS.join(", ")))?;
-    Scenario::from_json(&text).map_err(|e| format!("{name}: {e}"))
+    let text = std::fs::read_to_string(name).map_err(|e| format!("{name}: {e} (not a file, nor a built-in scenario: `pfnscope list` names them)"))?;
+    Scenario::parse(&text).map_err(|e| format!("{name}: {e}"))
 }
 
 /// A machine from a snapshot file, a scenario file or a built-in scenario
@@ -35,13 +35,19 @@ pub fn load_machine(name: &str) -> Result<(Machine, String), String> {
 }
 
 /// `pfnscope run`: the play operation's trace, its outcome and, for a
-/// failure or a costly success, the diagnosis of every range it tried.
-pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, bool), String> {
+/// failure or a costly success, the diagnosis of every range it tried;
+/// then whether the outcome is the expected one and every checkpoint of the
+/// lesson is in the trace (the error says what is not).
+pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), String>), String> {
     let play = s.play.clone().ok_or_else(|| format!("{name}: the scenario plays no operation"))?;
     let mut m = s.build().map_err(|e| e.to_string())?;
     let (result, trace) = m.record(play.title(), |m| play.run(m));
     let attempts: Vec<Attempt> = m.diagnose_trace(&trace).into_iter().filter(|a| a.diagnosis.verdict != Verdict::Free).collect();
     let ok = result.is_ok();
+    let expect = s.expect.clone().unwrap_or(pfnscope_core::Expect { ok: true, ..Default::default() });
+    let cursors = pfnscope_core::scenario::lesson::lesson_cursors(&s.lesson, &trace);
+    let verdict = expect.check(&result).and_then(|()| cursors.as_ref().map(|_| ()).map_err(|e| format!("lesson: {e}")));
+    let verdict = verdict.map_err(|e| format!("{name}: {e}"));
     if json {
         let steps: Vec<_> = trace
             .steps
@@ -53,23 +59,27 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, bool), Strin
             "scenario": s.title,
             "operation": trace.title,
             "outcome": { "ok": ok, "message": result.clone().unwrap_or_else(|e| e) },
+            "expected": expect,
+            "as_expected": verdict.is_ok(),
+            "checkpoints": cursors.as_ref().map(|c| c.iter().map(|c| c.map(|i| i + 1)).collect::<Vec<_>>()).unwrap_or_default(),
             "steps": steps,
             "diagnosis": attempts,
         });
-        return Ok((serde_json::to_string_pretty(&out).expect("json") + "\n", ok));
+        return Ok((serde_json::to_string_pretty(&out).expect("json") + "\n", verdict));
     }
     let mut out = format!("{}\n{}\n\n", s.title, trace.title);
     for (i, st) in trace.steps.iter().enumerate() {
         out += &format!("{:>5}  {:<32} {}\n", i + 1, st.func.name(), st.text);
     }
     out += &format!("\n{}: {}\n", if ok { "ok" } else { "failed" }, result.unwrap_or_else(|e| e));
+    out += &format!("expected: {} ({})\n", expect.describe(), if verdict.is_ok() { "as expected" } else { "NOT as expected" });
     if !attempts.is_empty() {
         out += "\nwhy (by 6.12's rules):\n";
         for a in &attempts {
             out += &format!("step {}: {}", a.step + 1, a.diagnosis.report());
         }
     }
-    Ok((out, ok))
+    Ok((out, verdict))
 }
 
 /// `pfnscope contiguity`: the summary, then the windows.

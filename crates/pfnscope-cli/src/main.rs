@@ -42,7 +42,7 @@ enum Command {
     List,
     /// Build a scenario and print its memory state.
     Show {
-        /// A scenario JSON file (overrides the other options).
+        /// A scenario file (overrides the other options).
         #[arg(long)]
         scenario: Option<std::path::PathBuf>,
         #[arg(long, default_value = "teaching-64m")]
@@ -83,7 +83,7 @@ enum Command {
     /// both traces side by side, phase by phase.
     Compare {
         /// A built-in scenario (default, pinned, slab-in-movable) or a
-        /// scenario JSON file; its `play` operation is compared.
+        /// scenario file; its `play` operation is compared.
         #[arg(long, default_value = "slab-in-movable")]
         scenario: String,
         #[arg(long, value_enum, default_value_t = compare::AgainstArg::V49)]
@@ -95,11 +95,10 @@ enum Command {
     /// Run a scenario's operation headless: its trace (step, kernel
     /// function, text), its outcome and, when it failed or had to migrate,
     /// every page that stood in its way, with the rule each breaks. Exits
-    /// non-zero when the operation fails.
+    /// non-zero when the outcome is not the scenario's expected one (`ok`
+    /// when it names none) or a lesson checkpoint is not in the trace.
     Run {
-        /// A built-in scenario (default, pinned, slab-in-movable,
-        /// free-page-reporting, walk-free-mem-block, region-allocator) or a
-        /// scenario JSON file.
+        /// A built-in scenario (`pfnscope list`) or a scenario file.
         scenario: String,
         #[arg(long)]
         json: bool,
@@ -110,7 +109,7 @@ enum Command {
     /// alloc_contig_range() would reach on every aligned window (free now,
     /// obtainable after migrating, or blocked, with the page and its rule).
     Contiguity {
-        /// A snapshot (.pfns), a scenario JSON file or a built-in scenario.
+        /// A snapshot (.pfns), a scenario file or a built-in scenario.
         file: String,
         /// Window size: pages (512) or bytes with a unit (2M, 4M, 1G).
         #[arg(long, default_value = "2M")]
@@ -127,7 +126,7 @@ enum Command {
     /// seed 004's walk_free_mem_block() called every 2 s. Prints pages
     /// reported, report calls and pages reported again over time.
     Reporting {
-        /// A snapshot (.pfns), a scenario JSON file or a built-in scenario.
+        /// A snapshot (.pfns), a scenario file or a built-in scenario.
         file: String,
         #[arg(long, default_value = "desktop")]
         workload: String,
@@ -149,7 +148,7 @@ enum Command {
     /// with and without seed 004's free page hints: pages sent per round
     /// and the pages the hints saved.
     Migrate {
-        /// A snapshot (.pfns), a scenario JSON file or a built-in scenario.
+        /// A snapshot (.pfns), a scenario file or a built-in scenario.
         file: String,
         #[arg(long, default_value = "desktop")]
         workload: String,
@@ -168,7 +167,7 @@ enum Command {
     /// workload on mainline 6.12 and on seed 003's region allocator (2013,
     /// not merged), with kmempowerd evacuating lightly used regions.
     Regions {
-        /// A built-in scenario or a scenario JSON file: its machine,
+        /// A built-in scenario or a scenario file: its machine,
         /// workload and seed.
         scenario: String,
         /// Region size: pages or bytes with a unit (default: the series'
@@ -273,9 +272,9 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::List => {
-            for name in Scenario::BUILTINS {
+            for name in Scenario::builtins() {
                 let s = Scenario::builtin(name).expect("listed built-in");
-                println!("{name:<20} {}", s.title);
+                println!("{name:<28} {:<16} {}", s.topic, s.title);
             }
             Ok(())
         }
@@ -283,9 +282,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let scenario = match scenario {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                    Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
+                    Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
                 }
-                None => Scenario { title: "command line".into(), machine, workload, seed, steps, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None },
+                None => Scenario { workload, seed, steps, ..Scenario::blank("command line", &machine) },
             };
             let m = scenario.build().map_err(|e| e.to_string())?;
             print!("{}", render(&m, format));
@@ -342,13 +341,9 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Run { scenario, json, policies } => {
             let s = policies.apply(diagnose::load_scenario(&scenario)?)?;
-            let (out, ok) = diagnose::run(&scenario, &s, json)?;
+            let (out, verdict) = diagnose::run(&scenario, &s, json)?;
             print!("{out}");
-            if ok {
-                Ok(())
-            } else {
-                Err("the operation failed".into())
-            }
+            verdict
         }
         Command::Contiguity { file, size, json, all } => {
             print!("{}", diagnose::contiguity(&file, &size, json, all)?);

@@ -69,7 +69,7 @@ pub use ops::Op;
 pub use page::{InUse, PageFlags, PageKind, PageState, PageWord, Tag};
 pub use regions::{AllocatorPolicy, RegionInfo, RegionState};
 pub use reporting::{ReportingPolicy, ReportingState, ReportingStatus};
-pub use scenario::Scenario;
+pub use scenario::{Checkpoint, Expect, Scenario};
 pub use trace::{KernelFn, Step, StepKind, Trace};
 pub use workload::{AgingProgress, Workload, WorkloadOp, WorkloadSpec};
 pub use zone::{Wmark, Zone, ZoneCounter};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::alloc::Gfp;
 use crate::machine::Machine;
 use crate::migratetype::MigrateType;
-use crate::page::PageKind;
+use crate::page::{PageFlags, PageKind};
 
 /// The most workload steps one [`Op::Age`] runs: each is traced.
 pub const MAX_AGE_STEPS: u64 = 20_000;
@@ -24,8 +24,9 @@ pub enum Op {
     FreePages { pfn: u64, order: u8 },
     /// An allocation placed at a PFN, as if the allocator had picked that
     /// free block: a scenario's explicit page ("slab at 0x2100"). LRU
-    /// kinds go straight onto the LRU.
-    PlacePage { pfn: u64, order: u8, kind: PageKind },
+    /// kinds go straight onto the LRU, or with `lru_batch` wait in this
+    /// CPU's LRU batch (`folio_add_lru()` before the batch is drained).
+    PlacePage { pfn: u64, order: u8, kind: PageKind, #[serde(default, skip_serializing_if = "is_false")] lru_batch: bool },
     /// `alloc_contig_range()` (6.12), MIGRATE_CMA if `cma`.
     AllocContigRange { start: u64, end: u64, #[serde(default)] cma: bool },
     /// `free_contig_range()`.
@@ -60,6 +61,21 @@ pub enum Op {
     /// Pins (short-term unless `longterm`) the first LRU page in a range:
     /// "an O_DIRECT read in flight here".
     PinFirstIn { start: u64, end: u64, #[serde(default)] longterm: bool },
+    /// Pins the page at a PFN (`pin_user_pages()`, FOLL_LONGTERM if
+    /// `longterm`).
+    PinPage { pfn: u64, #[serde(default)] longterm: bool },
+    /// Marks an allocated page dirty, under writeback or locked.
+    SetPageFlags { pfn: u64, flags: PageFlags },
+    /// Runs the operations that follow on this CPU: its per-cpu lists and
+    /// LRU batch are the ones they use.
+    OnCpu { cpu: u8 },
+    /// `start_isolate_page_range()` (MIGRATE_MOVABLE) left in place, as a
+    /// contiguous allocation still in progress on another CPU leaves it.
+    StartIsolatePageRange { start: u64, end: u64 },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Op {
@@ -70,7 +86,7 @@ impl Op {
             Op::FreePages { pfn, order } => format!("__free_pages({pfn:#x}, order={order})"),
             Op::AllocContigRange { start, end, cma } => format!("alloc_contig_range({start:#x}, {end:#x}, {})", if *cma { "MIGRATE_CMA" } else { "MIGRATE_MOVABLE" }),
             Op::FreeContigRange { pfn, nr } => format!("free_contig_range({pfn:#x}, {nr})"),
-            Op::PlacePage { pfn, order, kind } => format!("place an order-{order} {} page at {pfn:#x}", kind.label()),
+            Op::PlacePage { pfn, order, kind, lru_batch } => format!("place an order-{order} {} page at {pfn:#x}{}", kind.label(), if *lru_batch { ", still in the LRU batch" } else { "" }),
             Op::AllocContigPages { nr } => format!("alloc_contig_pages({nr}, GFP_KERNEL)"),
             Op::CmaAlloc { area, count, align } => format!("cma_alloc(area {area}, count={count}, align={align})"),
             Op::CmaRelease { area, pfn, count } => format!("cma_release(area {area}, {pfn:#x}, {count})"),
@@ -86,6 +102,10 @@ impl Op {
             Op::Kmempowerd { max_used_pct } => format!("kmempowerd: evacuate regions at most {max_used_pct}% used (seed 003)"),
             Op::WalkFreeMemBlock { min_order } => format!("walk_free_mem_block(min_order={min_order}) (seed 004)"),
             Op::PinFirstIn { start, end, longterm } => format!("pin the first LRU page in {start:#x}-{end:#x}{}", if *longterm { " (FOLL_LONGTERM)" } else { "" }),
+            Op::PinPage { pfn, longterm } => format!("pin_user_pages({pfn:#x}){}", if *longterm { " with FOLL_LONGTERM" } else { "" }),
+            Op::SetPageFlags { pfn, flags } => format!("set {} on {pfn:#x}", crate::scenario::text::flag_words(*flags).join(", ")),
+            Op::OnCpu { cpu } => format!("run on CPU {cpu}"),
+            Op::StartIsolatePageRange { start, end } => format!("start_isolate_page_range({start:#x}, {end:#x}) left in place"),
         }
     }
 
@@ -105,9 +125,9 @@ impl Op {
                     .map_err(|x| e(&x))
             }
             Op::FreeContigRange { pfn, nr } => m.free_contig_range(*pfn, *nr).map(|()| format!("freed {nr} pages at {pfn:#x}")).map_err(|x| e(&x)),
-            Op::PlacePage { pfn, order, kind } => {
+            Op::PlacePage { pfn, order, kind, lru_batch } => {
                 m.alloc_pages_at(*pfn, *order, *kind).map_err(|x| e(&x))?;
-                if kind.is_lru() {
+                if kind.is_lru() && !*lru_batch {
                     m.lru_add_drain_all();
                 }
                 Ok(format!("an order-{order} {} page sits at {pfn:#x}", kind.label()))
@@ -183,6 +203,13 @@ impl Op {
                 let pfn = lru.ok_or_else(|| format!("no LRU page in {start:#x}-{end:#x} to pin"))?;
                 m.pin_user_page(pfn, *longterm).map(|at| format!("pinned {at:#x}")).map_err(|x| e(&x))
             }
+            Op::PinPage { pfn, longterm } => m.pin_user_page(*pfn, *longterm).map(|at| format!("pinned {at:#x}")).map_err(|x| e(&x)),
+            Op::SetPageFlags { pfn, flags } => m.set_page_flags(*pfn, *flags, PageFlags::empty()).map(|()| format!("{pfn:#x} is now {}", crate::scenario::text::flag_words(*flags).join(", "))).map_err(|x| e(&x)),
+            Op::OnCpu { cpu } => m.set_cpu(*cpu).map(|()| format!("CPU {cpu} runs what follows")).map_err(|x| e(&x)),
+            Op::StartIsolatePageRange { start, end } => m
+                .start_isolate_page_range(*start, *end, MigrateType::Movable, crate::isolation::IsolFlags::default())
+                .map(|()| format!("{start:#x}-{end:#x} is isolated, as by a contiguous allocation in progress"))
+                .map_err(|f| format!("-EBUSY (-16): isolation failed at {:#x}", f.pfn)),
         }
     }
 }
@@ -211,8 +238,8 @@ mod tests {
             Op::FreePages { pfn: 0x1, order: 0 },
             Op::AllocContigRange { start: 0x2000, end: 0x2200, cma: false },
             Op::FreeContigRange { pfn: 0x2000, nr: 0x200 },
-            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon },
-            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon },
+            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon, lru_batch: false },
+            Op::PlacePage { pfn: 0x2810, order: 0, kind: PageKind::Anon, lru_batch: false },
             Op::AllocContigPages { nr: 512 },
             Op::CmaAlloc { area: 0, count: 64, align: 4 },
             Op::CmaRelease { area: 0, pfn: 0x9999, count: 1 },

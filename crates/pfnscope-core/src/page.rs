@@ -119,6 +119,32 @@ impl PageKind {
         }
     }
 
+    /// The name in scenario files (`slab_unmovable`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            PageKind::Anon => "anon",
+            PageKind::File => "file",
+            PageKind::SlabReclaimable => "slab_reclaimable",
+            PageKind::SlabUnmovable => "slab_unmovable",
+            PageKind::PageTable => "page_table",
+            PageKind::Kernel => "kernel",
+            PageKind::Reserved => "reserved",
+            PageKind::Offline => "offline",
+            PageKind::Hugetlb => "hugetlb",
+            PageKind::MovableOps => "movable_ops",
+            PageKind::HwPoison => "hw_poison",
+            PageKind::Contig => "contig",
+        }
+    }
+
+    /// A kind by its file name; `slab` is unmovable slab.
+    pub fn by_name(name: &str) -> Option<PageKind> {
+        if name == "slab" {
+            return Some(PageKind::SlabUnmovable);
+        }
+        PageKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// A short human name for legends and tooltips.
     pub const fn label(self) -> &'static str {
         match self {

@@ -18,7 +18,7 @@ fn scenarios() -> Vec<Scenario> {
         ("teaching-64m", Some("vm-host"), 3, 8_000),
         ("arm64-16k-4g", Some("desktop"), 1, 3_000),
     ] {
-        out.push(Scenario { title: format!("{machine} {workload:?} {seed}"), machine: machine.into(), workload: workload.map(Into::into), seed, steps, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None });
+        out.push(Scenario { workload: workload.map(Into::into), seed, steps, ..Scenario::blank(&format!("{machine} {workload:?} {seed}"), machine) });
     }
     out
 }

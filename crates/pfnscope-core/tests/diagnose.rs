@@ -172,7 +172,7 @@ proptest! {
         steps in 500u64..12_000,
         ranges in prop::collection::vec((0x1000u64..0x3f00, 1u64..0x500), 4),
     ) {
-        let s = Scenario { title: "p".into(), machine: "teaching-64m".into(), workload: Some(workload.into()), seed, steps, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None };
+        let s = Scenario { workload: Some(workload.into()), seed, steps, ..Scenario::blank("p", "teaching-64m") };
         let m = s.build().unwrap();
         for w in m.contiguity_map(512).windows {
             let d = m.diagnose_range(w.start_pfn, w.start_pfn + 512, MigrateType::Movable);

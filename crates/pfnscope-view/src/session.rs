@@ -188,7 +188,7 @@ impl Session {
         let viewport = Viewport::fit(machine.pfn_span(), width, height);
         let title = format!("imported: {source}{}", if imported.synthesized { " (layout synthesized from the counts)" } else { "" });
         // The scenario only names the session; an import has no recipe.
-        let scenario = Scenario { title, machine: "imported".into(), workload: None, seed: 0, steps: 0, reporting: Default::default(), reporting_order: None, allocator: Default::default(), region_pages: None, setup: vec![], play: None };
+        let scenario = Scenario::blank(&title, "imported");
         let holes = crate::labels::hole_runs(&machine);
         let mut s = Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes, room_h: height };
         s.set_view(viewport);
@@ -528,7 +528,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
     let mut region = None;
     for pair in query.split('&') {
         if let Some(name) = pair.strip_prefix("scenario=") {
-            s = Scenario::builtin(name).ok_or_else(|| format!("unknown scenario {name:?} (known: {})", Scenario::BUILTINS.join(", ")))?;
+            s = Scenario::builtin(name).ok_or_else(|| format!("unknown scenario {name:?} (known: {})", Scenario::builtins().collect::<Vec<_>>().join(", ")))?;
         }
     }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -906,19 +906,19 @@ mod tests {
         assert!(scenario_from_query("?machine=cray").unwrap_err().contains("unknown machine"));
         assert!(scenario_from_query("?colour=red").unwrap_err().contains("unknown URL parameter"));
         assert!(scenario_from_query("?steps=99999999999").is_err());
-        assert_eq!(scenario_from_query("?scenario=pinned"), Ok(Scenario::default_pinned()));
+        assert_eq!(scenario_from_query("?scenario=pinned"), Ok(Scenario::builtin("pinned").unwrap()));
         assert!(scenario_from_query("?scenario=nope").unwrap_err().contains("unknown scenario"));
         assert!(scenario_from_query("?machine=teaching-16m").unwrap().play.is_none());
         // The seeds' policies keep a built-in's stage and play.
         let s = scenario_from_query("?scenario=pinned&allocator=regions&region=4M&reporting=walk&reporting_order=3").unwrap();
         assert_eq!((s.allocator, s.region_pages, s.reporting, s.reporting_order), (pfnscope_core::AllocatorPolicy::Regions, Some(1024), pfnscope_core::ReportingPolicy::Walk, Some(3)));
-        assert_eq!(s.play, Scenario::default_pinned().play);
+        assert_eq!(s.play, Scenario::builtin("pinned").unwrap().play);
         assert!(scenario_from_query("?allocator=buddy").unwrap_err().contains("mainline or regions"));
         assert!(scenario_from_query("?reporting=sometimes").unwrap_err().contains("off, mainline or walk"));
         assert!(scenario_from_query("?region=7Q").unwrap_err().contains("region"));
         assert!(scenario_from_query("?reporting_order=99").is_err());
         // The benchmark page's key leaves the scenario alone.
-        assert_eq!(scenario_from_query("?scenario=pinned&bench=50"), Ok(Scenario::default_pinned()));
+        assert_eq!(scenario_from_query("?scenario=pinned&bench=50"), Ok(Scenario::builtin("pinned").unwrap()));
         assert_eq!(bench_from_query("?scenario=pinned&bench=50"), Ok(Some(50)));
         assert_eq!(bench_from_query("?scenario=pinned"), Ok(None));
         assert!(bench_from_query("?bench=0").unwrap_err().contains("bench"));
@@ -1006,12 +1006,12 @@ mod tests {
 
     #[test]
     fn the_played_operation_can_be_compared_from_the_state_before_it() {
-        let mut s = Session::new(&Scenario::slab_in_movable(), 320, 200).unwrap();
+        let mut s = Session::new(&Scenario::builtin("slab-in-movable").unwrap(), 320, 200).unwrap();
         let cursor = s.player.as_ref().unwrap().cursor;
         let (base, op) = s.before_play().unwrap();
-        assert_eq!(op, Scenario::slab_in_movable().play.unwrap());
+        assert_eq!(op, Scenario::builtin("slab-in-movable").unwrap().play.unwrap());
         assert_eq!(s.player.as_ref().unwrap().cursor, cursor, "the player stays put");
-        let mut fresh = Scenario::slab_in_movable();
+        let mut fresh = Scenario::builtin("slab-in-movable").unwrap();
         fresh.play = None;
         assert_eq!(base.fingerprint(), fresh.build().unwrap().fingerprint());
         let c = crate::compare::Comparison::new(&base, Against::V49.contest(&op).unwrap());
@@ -1063,7 +1063,7 @@ mod tests {
 
     #[test]
     fn jumping_to_a_failure_frames_the_page_that_caused_it() {
-        let mut s = Session::new(&Scenario { steps: 3_000, ..Scenario::default_pinned() }, 640, 400).unwrap();
+        let mut s = Session::new(&Scenario { steps: 3_000, ..Scenario::builtin("pinned").unwrap() }, 640, 400).unwrap();
         let steps = s.player.as_ref().unwrap().trace.steps.clone();
         let i = steps.iter().position(|st| st.kind == pfnscope_core::StepKind::Failure && st.range.is_some_and(|r| r.len() == 1)).unwrap();
         s.seek(Some(i));
@@ -1105,11 +1105,11 @@ mod tests {
     fn incremental_frames_equal_full_renders() {
         for scenario in [
             Scenario { steps: 3_000, ..Scenario::default() },
-            Scenario { steps: 3_000, ..Scenario::default_pinned() },
-            Scenario::slab_in_movable(),
-            Scenario { steps: 3_000, ..Scenario::free_page_reporting() },
-            Scenario { steps: 3_000, ..Scenario::walk_free_mem_block() },
-            Scenario::region_allocator(),
+            Scenario { steps: 3_000, ..Scenario::builtin("pinned").unwrap() },
+            Scenario::builtin("slab-in-movable").unwrap(),
+            Scenario { steps: 3_000, ..Scenario::builtin("free-page-reporting").unwrap() },
+            Scenario { steps: 3_000, ..Scenario::builtin("walk-free-mem-block").unwrap() },
+            Scenario::builtin("region-allocator").unwrap(),
         ] {
             let mut s = Session::new(&scenario, 640, 400).unwrap();
             s.follow = false;

@@ -1,0 +1,685 @@
+//! The scenario file: a line-oriented text a teacher writes by hand
+//! (`docs/scenarios.md` is its reference). Each line is a keyword and its
+//! words; `#` starts a comment outside text values. Errors carry the line
+//! and column of the word at fault, and nothing is returned half-read.
+//!
+//! ```
+//! use pfnscope_core::Scenario;
+//! let s = Scenario::parse("title Two pages\nmachine teaching-16m\npage 0x100 slab\nplay alloc_contig_range 0x0 0x200\nexpect -EBUSY at 0x100\n").unwrap();
+//! assert_eq!(s.machine, "teaching-16m");
+//! let e = Scenario::parse("title x\nmachine pdp-11\n").unwrap_err();
+//! assert_eq!((e.line, e.col), (2, 9));
+//! ```
+//!
+//! Hand-written rather than serde: the app parses scenario files and links,
+//! and a serde `Deserialize` for every operation costs the web bundle more
+//! than this whole module.
+
+use std::fmt::Write as _;
+
+use super::lesson::{At, Checkpoint, Expect, ERRNOS};
+use super::Scenario;
+use crate::geometry::{CmaSpec, Geometry, MachineSpec, PfnRange, VirtioMemSpec, ZoneSpec, ZoneType};
+use crate::ops::Op;
+use crate::page::{PageFlags, PageKind};
+use crate::regions::AllocatorPolicy;
+use crate::reporting::ReportingPolicy;
+use crate::trace::KernelFn;
+use crate::workload::WorkloadSpec;
+
+/// A scenario file that could not be read: where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// From 1.
+    pub line: usize,
+    /// From 1, in characters.
+    pub col: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.col, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The kernels a scenario can play against 6.12, side by side.
+pub const VARIANTS: [&str; 2] = ["v4.9", "2010"];
+
+/// The geometries an explicit machine can have.
+const GEOMETRIES: [(&str, Geometry); 4] =
+    [("x86-64-4k", Geometry::X86_64_4K), ("arm64-4k", Geometry::ARM64_4K), ("arm64-16k", Geometry::ARM64_16K), ("arm64-64k", Geometry::ARM64_64K)];
+
+/// Page flags a `page` line or `set_page_flags` can set.
+const FLAGS: [(&str, PageFlags); 3] = [("dirty", PageFlags::DIRTY), ("writeback", PageFlags::WRITEBACK), ("locked", PageFlags::LOCKED)];
+
+/// The words of [`FLAGS`] set in `flags`.
+pub fn flag_words(flags: PageFlags) -> Vec<&'static str> {
+    FLAGS.iter().filter(|(_, f)| flags.contains(*f)).map(|(n, _)| *n).collect()
+}
+
+type Word<'a> = (usize, &'a str);
+type Fail = (usize, String);
+
+/// The words of one line, each with its column, up to a `#` comment.
+fn words(line: &str) -> Vec<Word<'_>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (col, (i, c)) in line.char_indices().enumerate().map(|(col, ic)| (col + 1, ic)).chain(std::iter::once((usize::MAX, (line.len(), ' ')))) {
+        match (start, c.is_whitespace()) {
+            (None, false) => start = Some((col, i)),
+            (Some((scol, si)), true) => {
+                out.push((scol, &line[si..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let comment = out.iter().position(|(_, w)| w.starts_with('#'));
+    out.truncate(comment.unwrap_or(out.len()));
+    out
+}
+
+/// A number: decimal or `0x` hex, `_` allowed between digits.
+fn number<T: TryFrom<u64>>(w: Word, what: &str) -> Result<T, Fail> {
+    let t = w.1.replace('_', "");
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse::<u64>(),
+    };
+    v.ok().and_then(|v| T::try_from(v).ok()).ok_or_else(|| (w.0, format!("{what}: {:?} is not a number in range (decimal or 0x hex)", w.1)))
+}
+
+/// Reads an operation's words in order.
+struct Args<'a, 'b> {
+    words: &'b [Word<'a>],
+    at: usize,
+    /// The column after the last word, for "missing" errors.
+    end_col: usize,
+    /// PFN arguments, checked against the machine once it is known.
+    pfns: Vec<(usize, u64)>,
+}
+
+impl<'a> Args<'a, '_> {
+    fn next(&mut self, what: &str) -> Result<Word<'a>, Fail> {
+        let w = self.words.get(self.at).copied().ok_or_else(|| (self.end_col, format!("missing {what}")))?;
+        self.at += 1;
+        Ok(w)
+    }
+    fn num<T: TryFrom<u64>>(&mut self, what: &str) -> Result<T, Fail> {
+        number(self.next(what)?, what)
+    }
+    fn pfn(&mut self, what: &str) -> Result<u64, Fail> {
+        let w = self.next(what)?;
+        let p = number(w, what)?;
+        self.pfns.push((w.0, p));
+        Ok(p)
+    }
+    /// An optional trailing word.
+    fn flag(&mut self, name: &str) -> bool {
+        let hit = self.words.get(self.at).is_some_and(|w| w.1 == name);
+        self.at += usize::from(hit);
+        hit
+    }
+    fn done(&self) -> Result<(), Fail> {
+        match self.words.get(self.at) {
+            Some(w) => Err((w.0, format!("unexpected {:?}", w.1))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every operation's name and the words it takes, for errors and docs.
+pub const OPS: [(&str, &str); 24] = [
+    ("alloc_pages", "GFP ORDER KIND"),
+    ("free_pages", "PFN ORDER"),
+    ("alloc_contig_range", "START END [cma]"),
+    ("free_contig_range", "PFN NR"),
+    ("alloc_contig_pages", "NR"),
+    ("cma_alloc", "AREA COUNT ALIGN"),
+    ("cma_release", "AREA PFN COUNT"),
+    ("virtio_mem_unplug", "DEVICE SUBBLOCKS"),
+    ("virtio_mem_plug", "DEVICE SUBBLOCKS"),
+    ("offline_pages", "START NR BUDGET"),
+    ("online_pages", "START NR"),
+    ("alloc_contig_range_v4", "START END"),
+    ("alloc_contig_pages_2010", "HINT NR"),
+    ("drain", ""),
+    ("age", "WORKLOAD SEED STEPS"),
+    ("wait", "MS"),
+    ("walk_free_mem_block", "MIN_ORDER"),
+    ("kmempowerd", "MAX_USED_PCT"),
+    ("pin_first_in", "START END [longterm]"),
+    ("pin_page", "PFN [longterm]"),
+    ("set_page_flags", "PFN dirty|writeback|locked..."),
+    ("on_cpu", "CPU"),
+    ("start_isolate_page_range", "START END"),
+    ("page", "PFN KIND [order N] [lru-batch]"),
+];
+
+/// An operation from its words (name first).
+fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Op, Fail> {
+    let (name_col, name) = *ws.first().ok_or((end_col, "missing the operation".to_string()))?;
+    let mut a = Args { words: &ws[1..], at: 0, end_col, pfns: Vec::new() };
+    let op = match name {
+        "alloc_pages" => {
+            let g = a.next("a GFP mask")?;
+            if crate::alloc::Gfp::by_name(g.1).is_none() {
+                return Err((g.0, format!("unknown GFP mask {:?} (known: {})", g.1, crate::alloc::Gfp::ALL.map(|g| g.name).join(", "))));
+            }
+            let order = a.num("the order")?;
+            Op::AllocPages { gfp: g.1.to_string(), order, kind: kind(a.next("a page kind")?)? }
+        }
+        "free_pages" => Op::FreePages { pfn: a.pfn("the PFN")?, order: a.num("the order")? },
+        "alloc_contig_range" => Op::AllocContigRange { start: a.pfn("the start PFN")?, end: a.pfn("the end PFN")?, cma: a.flag("cma") },
+        "free_contig_range" => Op::FreeContigRange { pfn: a.pfn("the PFN")?, nr: a.num("the number of pages")? },
+        "alloc_contig_pages" => Op::AllocContigPages { nr: a.num("the number of pages")? },
+        "cma_alloc" => Op::CmaAlloc { area: a.num("the CMA area")?, count: a.num("the count")?, align: a.num("the alignment order")? },
+        "cma_release" => Op::CmaRelease { area: a.num("the CMA area")?, pfn: a.pfn("the PFN")?, count: a.num("the count")? },
+        "virtio_mem_unplug" => Op::VirtioMemUnplug { device: a.num("the device")?, subblocks: a.num("the subblocks")? },
+        "virtio_mem_plug" => Op::VirtioMemPlug { device: a.num("the device")?, subblocks: a.num("the subblocks")? },
+        "offline_pages" => Op::OfflinePages { start: a.pfn("the start PFN")?, nr: a.num("the number of pages")?, budget: a.num("the budget of rounds")? },
+        "online_pages" => Op::OnlinePages { start: a.pfn("the start PFN")?, nr: a.num("the number of pages")? },
+        "alloc_contig_range_v4" => Op::AllocContigRangeV4 { start: a.pfn("the start PFN")?, end: a.pfn("the end PFN")? },
+        "alloc_contig_pages_2010" => Op::AllocContigPages2010 { hint: a.pfn("the hint PFN")?, nr: a.num("the number of pages")? },
+        "drain" => Op::Drain,
+        "age" => {
+            let w = a.next("a workload")?;
+            WorkloadSpec::named(w.1).map_err(|e| (w.0, e.to_string()))?;
+            Op::Age { workload: w.1.to_string(), seed: a.num("the seed")?, steps: a.num("the steps")? }
+        }
+        "wait" => Op::Wait { ms: a.num("milliseconds")? },
+        "walk_free_mem_block" => Op::WalkFreeMemBlock { min_order: a.num("the order")? },
+        "kmempowerd" => Op::Kmempowerd { max_used_pct: a.num("the percentage")? },
+        "pin_first_in" => Op::PinFirstIn { start: a.pfn("the start PFN")?, end: a.pfn("the end PFN")?, longterm: a.flag("longterm") },
+        "pin_page" => Op::PinPage { pfn: a.pfn("the PFN")?, longterm: a.flag("longterm") },
+        "set_page_flags" => {
+            let pfn = a.pfn("the PFN")?;
+            let mut flags = PageFlags::empty();
+            while let Some(&w) = a.words.get(a.at) {
+                flags |= FLAGS.iter().find(|f| f.0 == w.1).ok_or((w.0, format!("unknown page flag {:?} (known: dirty, writeback, locked)", w.1)))?.1;
+                a.at += 1;
+            }
+            if flags.is_empty() {
+                return Err((end_col, "missing a flag: dirty, writeback or locked".into()));
+            }
+            Op::SetPageFlags { pfn, flags }
+        }
+        "on_cpu" => Op::OnCpu { cpu: a.num("the CPU")? },
+        "start_isolate_page_range" => Op::StartIsolatePageRange { start: a.pfn("the start PFN")?, end: a.pfn("the end PFN")? },
+        _ => return Err((name_col, format!("unknown operation {name:?} (known: {})", OPS[..OPS.len() - 1].iter().map(|o| o.0).collect::<Vec<_>>().join(", ")))),
+    };
+    a.done()?;
+    pfns.append(&mut a.pfns);
+    Ok(op)
+}
+
+fn kind(w: Word) -> Result<PageKind, Fail> {
+    PageKind::by_name(w.1).ok_or_else(|| (w.0, format!("unknown page kind {:?} (known: slab, {})", w.1, PageKind::ALL.map(|k| k.name()).join(", "))))
+}
+
+/// An operation as its line's words.
+pub fn op_words(op: &Op) -> String {
+    match op {
+        Op::AllocPages { gfp, order, kind } => format!("alloc_pages {gfp} {order} {}", kind.name()),
+        Op::FreePages { pfn, order } => format!("free_pages {pfn:#x} {order}"),
+        Op::PlacePage { pfn, order, kind, lru_batch } => {
+            format!("page {pfn:#x} {}{}{}", kind.name(), if *order > 0 { format!(" order {order}") } else { String::new() }, if *lru_batch { " lru-batch" } else { "" })
+        }
+        Op::AllocContigRange { start, end, cma } => format!("alloc_contig_range {start:#x} {end:#x}{}", if *cma { " cma" } else { "" }),
+        Op::FreeContigRange { pfn, nr } => format!("free_contig_range {pfn:#x} {nr}"),
+        Op::AllocContigPages { nr } => format!("alloc_contig_pages {nr}"),
+        Op::CmaAlloc { area, count, align } => format!("cma_alloc {area} {count} {align}"),
+        Op::CmaRelease { area, pfn, count } => format!("cma_release {area} {pfn:#x} {count}"),
+        Op::VirtioMemUnplug { device, subblocks } => format!("virtio_mem_unplug {device} {subblocks}"),
+        Op::VirtioMemPlug { device, subblocks } => format!("virtio_mem_plug {device} {subblocks}"),
+        Op::OfflinePages { start, nr, budget } => format!("offline_pages {start:#x} {nr} {budget}"),
+        Op::OnlinePages { start, nr } => format!("online_pages {start:#x} {nr}"),
+        Op::AllocContigRangeV4 { start, end } => format!("alloc_contig_range_v4 {start:#x} {end:#x}"),
+        Op::AllocContigPages2010 { hint, nr } => format!("alloc_contig_pages_2010 {hint:#x} {nr}"),
+        Op::Drain => "drain".into(),
+        Op::Age { workload, seed, steps } => format!("age {workload} {seed} {steps}"),
+        Op::Wait { ms } => format!("wait {ms}"),
+        Op::WalkFreeMemBlock { min_order } => format!("walk_free_mem_block {min_order}"),
+        Op::Kmempowerd { max_used_pct } => format!("kmempowerd {max_used_pct}"),
+        Op::PinFirstIn { start, end, longterm } => format!("pin_first_in {start:#x} {end:#x}{}", if *longterm { " longterm" } else { "" }),
+        Op::PinPage { pfn, longterm } => format!("pin_page {pfn:#x}{}", if *longterm { " longterm" } else { "" }),
+        Op::SetPageFlags { pfn, flags } => format!("set_page_flags {pfn:#x} {}", flag_words(*flags).join(" ")),
+        Op::OnCpu { cpu } => format!("on_cpu {cpu}"),
+        Op::StartIsolatePageRange { start, end } => format!("start_isolate_page_range {start:#x} {end:#x}"),
+    }
+}
+
+/// `page PFN KIND [order N] [lru-batch] [pinned|longterm-pinned] [dirty] [writeback] [locked]`:
+/// the page placed, then pinned and flagged.
+fn parse_page(ws: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Vec<Op>, Fail> {
+    let mut a = Args { words: ws, at: 0, end_col, pfns: Vec::new() };
+    let pfn = a.pfn("the PFN")?;
+    let kind = kind(a.next("a page kind")?)?;
+    let (mut order, mut lru_batch, mut pin, mut flags) = (0, false, None, PageFlags::empty());
+    while let Some(&w) = ws.get(a.at) {
+        a.at += 1;
+        match w.1 {
+            "order" => order = a.num("the order")?,
+            "lru-batch" => lru_batch = true,
+            "pinned" => pin = Some(false),
+            "longterm-pinned" => pin = Some(true),
+            _ => match FLAGS.iter().find(|f| f.0 == w.1) {
+                Some(f) => flags |= f.1,
+                None => return Err((w.0, format!("unknown page attribute {:?} (known: order N, lru-batch, pinned, longterm-pinned, dirty, writeback, locked)", w.1))),
+            },
+        }
+    }
+    pfns.append(&mut a.pfns);
+    let mut ops = vec![Op::PlacePage { pfn, order, kind, lru_batch }];
+    ops.extend(pin.map(|longterm| Op::PinPage { pfn, longterm }));
+    if !flags.is_empty() {
+        ops.push(Op::SetPageFlags { pfn, flags });
+    }
+    Ok(ops)
+}
+
+/// Which text value a line adds to.
+#[derive(Clone, Copy, PartialEq)]
+enum TextKey {
+    Title,
+    Summary,
+    Text,
+    Ask,
+    Answer,
+}
+
+/// Joins a line's value to a text: a space between lines, an empty line a
+/// paragraph break.
+fn join(text: &mut String, value: &str) {
+    if value.is_empty() {
+        text.push('\n');
+    } else {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push(' ');
+        }
+        text.push_str(value);
+    }
+}
+
+impl Scenario {
+    /// Reads a scenario file.
+    pub fn parse(text: &str) -> Result<Scenario, ParseError> {
+        let mut s = Scenario::blank("", "");
+        let mut pfns: Vec<(usize, usize, u64)> = Vec::new();
+        let mut custom: Option<(usize, MachineSpec)> = None;
+        let mut machine_at = None;
+        let mut virtio_default: Vec<usize> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let no = i + 1;
+            let err = |(col, message): Fail| ParseError { line: no, col, message };
+            let ws = words(line);
+            let Some(&(kcol, key)) = ws.first() else { continue };
+            let args = &ws[1..];
+            let end_col = line.chars().count() + 1;
+            // A text value is the rest of the line, as written.
+            let rest = || {
+                let start = line.char_indices().nth(kcol - 1).map_or(line.len(), |(b, _)| b) + key.len();
+                line[start..].split_whitespace().collect::<Vec<_>>().join(" ")
+            };
+            let one = |what: &str| -> Result<Word, ParseError> {
+                match args {
+                    [w] => Ok(*w),
+                    [] => Err(err((end_col, format!("{key}: missing {what}")))),
+                    [_, w, ..] => Err(err((w.0, format!("{key}: unexpected {:?}", w.1)))),
+                }
+            };
+            let text_key = match key {
+                "title" => Some(TextKey::Title),
+                "summary" => Some(TextKey::Summary),
+                "text" => Some(TextKey::Text),
+                "ask" => Some(TextKey::Ask),
+                "answer" => Some(TextKey::Answer),
+                _ => None,
+            };
+            if let Some(tk) = text_key {
+                let value = rest();
+                let target = match tk {
+                    TextKey::Title => &mut s.title,
+                    TextKey::Summary => &mut s.summary,
+                    _ => {
+                        let c = s.lesson.last_mut().ok_or_else(|| err((kcol, format!("{key} belongs to a checkpoint: put a checkpoint line first"))))?;
+                        match tk {
+                            TextKey::Text => &mut c.text,
+                            TextKey::Ask => c.ask.get_or_insert_with(String::new),
+                            _ => c.answer.get_or_insert_with(String::new),
+                        }
+                    }
+                };
+                join(target, &value);
+                continue;
+            }
+            match key {
+                "topic" => s.topic = rest(),
+                "machine" => {
+                    let w = args.first().copied().ok_or_else(|| err((end_col, "machine: missing a preset name, or custom".into())))?;
+                    machine_at = Some((no, w.0));
+                    if w.1 == "custom" {
+                        let name = rest().trim_start_matches("custom").trim().to_string();
+                        let name = if name.is_empty() { "custom machine".to_string() } else { name };
+                        s.machine = "custom".into();
+                        let spec = custom.get_or_insert_with(|| (no, MachineSpec { name: String::new(), geometry: Geometry::X86_64_4K, nr_cpus: 2, zones: vec![], cma: vec![], virtio_mem: vec![] }));
+                        spec.0 = no;
+                        spec.1.name = name;
+                    } else {
+                        if let Some(extra) = args.get(1) {
+                            return Err(err((extra.0, format!("machine: unexpected {:?} after the preset name", extra.1))));
+                        }
+                        if MachineSpec::preset(w.1).is_none() {
+                            return Err(err((w.0, format!("unknown machine {:?}; choose one of {}, {}, or custom", w.1, MachineSpec::PRESETS.join(", "), MachineSpec::NATIVE_PRESET))));
+                        }
+                        s.machine = w.1.to_string();
+                    }
+                }
+                "geometry" | "cpus" | "zone" | "hole" | "reserved" | "cma" | "virtio-mem" => {
+                    let Some((_, spec)) = custom.as_mut() else {
+                        return Err(err((kcol, format!("{key} describes an explicit machine: write `machine custom` before it"))));
+                    };
+                    match key {
+                        "geometry" => {
+                            let w = one("a geometry")?;
+                            spec.geometry = GEOMETRIES.iter().find(|g| g.0 == w.1).ok_or_else(|| err((w.0, format!("unknown geometry {:?} (known: {})", w.1, GEOMETRIES.map(|g| g.0).join(", ")))))?.1;
+                        }
+                        "cpus" => spec.nr_cpus = number(one("a number of CPUs")?, "CPUs").map_err(err)?,
+                        "zone" => {
+                            let [n, a, b] = args else { return Err(err((args.get(3).map_or(end_col, |w| w.0), "zone: write zone NAME START END, as in zone Normal 0x1000 0x3000".into()))) };
+                            let zone_type = ZoneType::from_proc_name(n.1).ok_or_else(|| err((n.0, format!("unknown zone {:?} (known: DMA, DMA32, Normal, Movable)", n.1))))?;
+                            let span = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            if span.is_empty() {
+                                return Err(err((b.0, format!("zone {}: the end {:#x} is not after the start {:#x}", n.1, span.end, span.start))));
+                            }
+                            for z in &spec.zones {
+                                if z.span.start < span.end && span.start < z.span.end {
+                                    return Err(err((a.0, format!("zone {} {:#x}-{:#x} overlaps zone {} {:#x}-{:#x}", n.1, span.start, span.end, z.zone_type.proc_name(), z.span.start, z.span.end))));
+                                }
+                                if z.zone_type >= zone_type || z.span.start > span.start {
+                                    return Err(err((n.0, format!("zone {} must come after zone {}: zones go lowest first, DMA, DMA32, Normal, Movable", n.1, z.zone_type.proc_name()))));
+                                }
+                            }
+                            spec.zones.push(ZoneSpec { zone_type, span, holes: vec![], reserved: vec![] });
+                        }
+                        "hole" | "reserved" => {
+                            let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), format!("{key}: write {key} START END")))) };
+                            let r = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let z = spec.zones.iter_mut().find(|z| z.span.start <= r.start && r.end <= z.span.end && !r.is_empty());
+                            let z = z.ok_or_else(|| err((a.0, format!("{key} {:#x}-{:#x} is not inside one zone declared above it", r.start, r.end))))?;
+                            if key == "hole" { z.holes.push(r) } else { z.reserved.push(r) }
+                        }
+                        "cma" => {
+                            let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), "cma: write cma START END".into()))) };
+                            let (start, end): (u64, u64) = (number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let name = if spec.cma.is_empty() { "reserved".to_string() } else { format!("cma{}", spec.cma.len()) };
+                            spec.cma.push(CmaSpec { name, base_pfn: start, count: end.saturating_sub(start), order_per_bit: 0 });
+                        }
+                        _ => {
+                            let (a, b) = match args {
+                                [a, b] | [a, b, _] => (a, b),
+                                _ => return Err(err((args.get(3).map_or(end_col, |w| w.0), "virtio-mem: write virtio-mem START END [SUBBLOCK_PAGES]".into()))),
+                            };
+                            let range = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let subblock_pages = match args.get(2) {
+                                Some(w) => number(*w, "the subblock size in pages").map_err(err)?,
+                                None => {
+                                    virtio_default.push(spec.virtio_mem.len());
+                                    0
+                                }
+                            };
+                            spec.virtio_mem.push(VirtioMemSpec { name: format!("virtio-mem{}", spec.virtio_mem.len()), range, subblock_pages });
+                        }
+                    }
+                }
+                "workload" => {
+                    let w = one("a workload preset, or none")?;
+                    s.workload = if w.1 == "none" {
+                        None
+                    } else {
+                        WorkloadSpec::named(w.1).map_err(|e| err((w.0, e.to_string())))?;
+                        Some(w.1.to_string())
+                    };
+                }
+                "seed" => s.seed = number(one("a seed")?, "the seed").map_err(err)?,
+                "steps" => {
+                    let w = one("a number of workload steps, or lived-in")?;
+                    s.steps = if w.1 == "lived-in" { 0 } else { number(w, "the steps").map_err(err)? };
+                    if s.steps > 10_000_000 {
+                        return Err(err((w.0, "steps: at most 10000000 (or lived-in)".into())));
+                    }
+                }
+                "reporting" => {
+                    let w = one("off, mainline or walk")?;
+                    s.reporting = ReportingPolicy::by_name(w.1).ok_or_else(|| err((w.0, format!("reporting: {:?} is not off, mainline or walk", w.1))))?;
+                }
+                "reporting-order" => s.reporting_order = Some(number(one("an order")?, "the order").map_err(err)?),
+                "allocator" => {
+                    let w = one("mainline or regions")?;
+                    s.allocator = AllocatorPolicy::by_name(w.1).ok_or_else(|| err((w.0, format!("allocator: {:?} is not mainline or regions", w.1))))?;
+                }
+                "region-pages" => s.region_pages = Some(number(one("pages per region")?, "pages per region").map_err(err)?),
+                "setup" | "play" => {
+                    let mut local = Vec::new();
+                    let op = parse_op(args, end_col, &mut local).map_err(err)?;
+                    pfns.extend(local.into_iter().map(|(c, p)| (no, c, p)));
+                    if key == "setup" {
+                        s.setup.push(op);
+                    } else if s.play.replace(op).is_some() {
+                        return Err(err((kcol, "a scenario plays one operation: this is a second play line".into())));
+                    }
+                }
+                "page" => {
+                    let mut local = Vec::new();
+                    s.setup.extend(parse_page(args, end_col, &mut local).map_err(err)?);
+                    pfns.extend(local.into_iter().map(|(c, p)| (no, c, p)));
+                }
+                "variant" => {
+                    let w = one("a kernel to compare with")?;
+                    if !VARIANTS.contains(&w.1) {
+                        return Err(err((w.0, format!("unknown variant {:?} (known: {})", w.1, VARIANTS.join(", ")))));
+                    }
+                    s.variant = Some(w.1.to_string());
+                }
+                "expect" => s.expect = Some(parse_expect(args, end_col, &mut pfns, no).map_err(err)?),
+                "checkpoint" => {
+                    let at = match args {
+                        [(_, "start")] => At::Start,
+                        [(_, "end")] => At::End,
+                        [(_, "step"), n] => At::Step(number::<usize>(*n, "the step").map_err(err)?.max(1)),
+                        [f] | [f, _] => {
+                            if !KernelFn::ALL.iter().any(|k| k.name() == f.1) {
+                                return Err(err((f.0, format!("checkpoint: {:?} is not start, end, step N, or a kernel function pfnscope models (such as test_pages_isolated)", f.1))));
+                            }
+                            let nth = match args.get(1) {
+                                Some(n) => number::<usize>(*n, "which step in the function").map_err(err)?.max(1),
+                                None => 1,
+                            };
+                            At::Func { name: f.1.to_string(), nth }
+                        }
+                        [] => return Err(err((end_col, "checkpoint: missing where (start, end, step N, or a kernel function)".into()))),
+                        [_, _, w, ..] => return Err(err((w.0, format!("checkpoint: unexpected {:?}", w.1)))),
+                    };
+                    s.lesson.push(Checkpoint { at, text: String::new(), ask: None, answer: None, frame: None });
+                }
+                "frame" => {
+                    let c = s.lesson.last_mut().ok_or_else(|| err((kcol, "frame belongs to a checkpoint: put a checkpoint line first".into())))?;
+                    let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), "frame: write frame START END".into()))) };
+                    let r = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                    if r.is_empty() {
+                        return Err(err((b.0, "frame: the end must be after the start".into())));
+                    }
+                    pfns.push((no, a.0, r.start));
+                    pfns.push((no, b.0, r.end));
+                    c.frame = Some(r);
+                }
+                _ => return Err(err((kcol, format!("unknown keyword {key:?} (see docs/scenarios.md: title, summary, topic, machine, workload, seed, steps, page, setup, play, variant, expect, checkpoint, text, ask, answer, frame...)")))),
+            }
+        }
+        let at_top = |message: String| ParseError { line: 1, col: 1, message };
+        if s.title.is_empty() {
+            return Err(at_top("a scenario needs a title line".into()));
+        }
+        let (_, mcol) = machine_at.ok_or_else(|| at_top("a scenario needs a machine line: a preset such as teaching-64m, or custom".into()))?;
+        if let Some((line, mut spec)) = custom {
+            if spec.zones.is_empty() {
+                return Err(ParseError { line, col: 1, message: "machine custom: describe its zones with zone lines (zone Normal 0x0 0x1000)".into() });
+            }
+            for i in virtio_default {
+                spec.virtio_mem[i].subblock_pages = spec.geometry.pageblock_nr_pages();
+            }
+            crate::machine::validate(&spec).map_err(|e| ParseError { line, col: mcol, message: format!("machine custom: {e}") })?;
+            s.spec = Some(spec);
+        }
+        let spec = s.machine_spec().expect("the machine was checked");
+        let span = spec.span();
+        for (line, col, pfn) in pfns {
+            let hole = spec.zones.iter().any(|z| z.holes.iter().any(|h| h.contains(pfn)));
+            if pfn < span.start || pfn > span.end {
+                return Err(ParseError { line, col, message: format!("PFN {pfn:#x} is outside the machine ({:#x}-{:#x})", span.start, span.end) });
+            }
+            if hole && text.lines().nth(line - 1).is_some_and(|l| l.trim_start().starts_with("page")) {
+                return Err(ParseError { line, col, message: format!("PFN {pfn:#x} is in a hole: no memory is there") });
+            }
+        }
+        Ok(s)
+    }
+
+    /// The scenario as a file [`Scenario::parse`] reads back to the same
+    /// scenario.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let text = |out: &mut String, key: &str, value: &str| {
+            for (i, para) in value.split('\n').enumerate() {
+                if i > 0 {
+                    let _ = writeln!(out, "{key}");
+                }
+                let mut line = String::new();
+                for w in para.split(' ').filter(|w| !w.is_empty()) {
+                    if !line.is_empty() && line.len() + w.len() > 72 {
+                        let _ = writeln!(out, "{key:<8} {line}");
+                        line.clear();
+                    }
+                    if !line.is_empty() {
+                        line.push(' ');
+                    }
+                    line.push_str(w);
+                }
+                if !line.is_empty() {
+                    let _ = writeln!(out, "{key:<8} {line}");
+                }
+            }
+        };
+        text(&mut out, "title", &self.title);
+        text(&mut out, "summary", &self.summary);
+        if !self.topic.is_empty() {
+            let _ = writeln!(out, "topic    {}", self.topic);
+        }
+        out.push('\n');
+        match &self.spec {
+            Some(spec) => {
+                let _ = writeln!(out, "machine  custom {}", spec.name);
+                let g = GEOMETRIES.iter().find(|g| g.1 == spec.geometry).map_or("x86-64-4k", |g| g.0);
+                let _ = writeln!(out, "geometry {g}\ncpus     {}", spec.nr_cpus);
+                for z in &spec.zones {
+                    let _ = writeln!(out, "zone     {} {:#x} {:#x}", z.zone_type.proc_name(), z.span.start, z.span.end);
+                    for h in &z.holes {
+                        let _ = writeln!(out, "hole     {:#x} {:#x}", h.start, h.end);
+                    }
+                    for r in &z.reserved {
+                        let _ = writeln!(out, "reserved {:#x} {:#x}", r.start, r.end);
+                    }
+                }
+                for c in &spec.cma {
+                    let _ = writeln!(out, "cma      {:#x} {:#x}", c.base_pfn, c.base_pfn + c.count);
+                }
+                for d in &spec.virtio_mem {
+                    let _ = writeln!(out, "virtio-mem {:#x} {:#x} {}", d.range.start, d.range.end, d.subblock_pages);
+                }
+            }
+            None => {
+                let _ = writeln!(out, "machine  {}", self.machine);
+            }
+        }
+        if let Some(w) = &self.workload {
+            let steps = if self.steps == 0 { "lived-in".to_string() } else { self.steps.to_string() };
+            let _ = writeln!(out, "workload {w}\nseed     {}\nsteps    {steps}", self.seed);
+        } else if self.steps != 0 || self.seed != 0 {
+            let _ = writeln!(out, "seed     {}\nsteps    {}", self.seed, self.steps);
+        }
+        if self.reporting != ReportingPolicy::default() {
+            let _ = writeln!(out, "reporting {}", self.reporting.name());
+        }
+        if let Some(o) = self.reporting_order {
+            let _ = writeln!(out, "reporting-order {o}");
+        }
+        if self.allocator != AllocatorPolicy::default() {
+            let _ = writeln!(out, "allocator {}", self.allocator.name());
+        }
+        if let Some(p) = self.region_pages {
+            let _ = writeln!(out, "region-pages {p}");
+        }
+        out.push('\n');
+        for op in &self.setup {
+            match op {
+                Op::PlacePage { .. } => out += &op_words(op),
+                _ => out += &format!("setup    {}", op_words(op)),
+            }
+            out.push('\n');
+        }
+        if let Some(op) = &self.play {
+            let _ = writeln!(out, "play     {}", op_words(op));
+        }
+        if let Some(v) = &self.variant {
+            let _ = writeln!(out, "variant  {v}");
+        }
+        if let Some(e) = &self.expect {
+            let _ = writeln!(out, "expect   {}", e.describe().replace("a failure", "fail"));
+        }
+        for c in &self.lesson {
+            let at = match &c.at {
+                At::Start => "start".to_string(),
+                At::End => "end".to_string(),
+                At::Step(n) => format!("step {n}"),
+                At::Func { name, nth: 1 } => name.clone(),
+                At::Func { name, nth } => format!("{name} {nth}"),
+            };
+            let _ = writeln!(out, "\ncheckpoint {at}");
+            text(&mut out, "text", &c.text);
+            if let Some(a) = &c.ask {
+                text(&mut out, "ask", a);
+            }
+            if let Some(a) = &c.answer {
+                text(&mut out, "answer", a);
+            }
+            if let Some(r) = c.frame {
+                let _ = writeln!(out, "frame    {:#x} {:#x}", r.start, r.end);
+            }
+        }
+        out
+    }
+}
+
+/// `expect ok`, `expect fail`, `expect -EBUSY`, with `at PFN` after a failure.
+fn parse_expect(args: &[Word], end_col: usize, pfns: &mut Vec<(usize, usize, u64)>, line: usize) -> Result<Expect, Fail> {
+    let (col, what) = *args.first().ok_or((end_col, "expect: missing ok, fail or an error such as -EBUSY".to_string()))?;
+    let mut e = match what {
+        "ok" => Expect { ok: true, ..Default::default() },
+        "fail" => Expect::default(),
+        _ if ERRNOS.contains(&what) => Expect { errno: Some(what.to_string()), ..Default::default() },
+        _ => return Err((col, format!("expect: {what:?} is not ok, fail or one of {}", ERRNOS.join(", ")))),
+    };
+    match &args[1..] {
+        [] => {}
+        [(_, "at"), p] if !e.ok => {
+            let pfn = number(*p, "the PFN")?;
+            pfns.push((line, p.0, pfn));
+            e.pfn = Some(pfn);
+        }
+        [w, ..] => return Err((w.0, format!("expect: unexpected {:?} (a failure can end with at PFN)", w.1))),
+    }
+    Ok(e)
+}
