@@ -78,8 +78,7 @@ pub enum At {
     End,
     /// The step with this number, counted from 1.
     Step(usize),
-    /// The `nth` step (from 1) taken in a kernel function or in a function
-    /// it called.
+    /// The `nth` step (from 1) taken in a kernel function itself.
     Func { name: String, nth: usize },
 }
 
@@ -115,7 +114,7 @@ impl Checkpoint {
                 .steps
                 .iter()
                 .enumerate()
-                .filter(|(_, st)| st.func.name() == name || st.stack.iter().any(|f| f.name() == name))
+                .filter(|(_, st)| st.func.name() == name)
                 .nth(nth - 1)
                 .map(|(i, _)| Some(i))
                 .ok_or_else(|| format!("the trace has no step number {nth} in {name}()")),
