@@ -9,7 +9,8 @@ use pfnscope_core::Scenario;
 use pfnscope_view::inspect::{describe, PageInfo};
 use pfnscope_view::palette::Theme;
 use pfnscope_view::compare::Against;
-use pfnscope_view::session::{compare_from_query, scenario_from_query, Build, Session};
+use pfnscope_view::link::{Link, Source};
+use pfnscope_view::session::{Build, Session};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -25,15 +26,19 @@ mod analysis;
 #[cfg(feature = "bench")]
 mod bench;
 mod form;
+mod gallery;
 mod import;
 mod map;
 mod player;
+mod scenario;
 
 pub use analysis::AnalysisMsg;
 pub use form::{Field, Form};
+pub use gallery::{Gallery, GalleryMsg, THUMB_H, THUMB_W};
 pub use import::ImportMsg;
 pub use map::MapMsg;
 pub use player::PlayerMsg;
+pub use scenario::ScenarioMsg;
 
 /// What the app starts with.
 #[derive(Clone, Debug, PartialEq, Properties)]
@@ -55,19 +60,50 @@ pub struct AppProps {
     /// The benchmark page: step the trace this many times, timing each.
     #[prop_or_default]
     pub bench: Option<u32>,
+    /// A scenario to fetch or unpack before anything is built (a link's),
+    /// with the URL query whose overrides apply to it.
+    #[prop_or_default]
+    pub open: Option<(Source, String)>,
+    /// Where a link puts the player and the map once the scenario is built.
+    #[prop_or_default]
+    pub link: Option<Link>,
+    /// The scenario came by name, unchanged: links name it too.
+    #[prop_or_default]
+    pub builtin: Option<String>,
+    /// Embed mode: the map, the player and the lesson only.
+    #[prop_or_default]
+    pub embed: bool,
 }
 
 impl AppProps {
-    /// The scenario from the page's URL query, or the default with an error.
+    /// What the page's URL asks for: a scenario (built in, fetched or
+    /// unpacked), its overrides, a step and view, a comparison, embed
+    /// mode. A bad URL is reported and the default scenario loads.
     pub fn from_location() -> AppProps {
         let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-        let (scenario, mut url_error) = match scenario_from_query(&query) {
-            Ok(s) => (s, None),
-            Err(e) => (Scenario::default(), Some(e)),
+        AppProps::from_query(&query)
+    }
+
+    /// What a URL query asks for (see [`AppProps::from_location`]).
+    pub fn from_query(query: &str) -> AppProps {
+        let query = query.to_string();
+        let mut url_error = None;
+        let link = Link::parse(&query).unwrap_or_else(|e| {
+            url_error = Some(e);
+            Link::parse("").expect("an empty link")
+        });
+        let plain = query.trim_start_matches('?').split('&').all(|p| p.is_empty() || pfnscope_view::link::LINK_KEYS.iter().chain(["bench"].iter()).any(|k| p.split('=').next() == Some(*k)));
+        let (scenario, open, builtin) = match &link.source {
+            Source::Default => (pfnscope_view::session::apply_query(Scenario::default(), &query), None, plain.then(|| "default".to_string())),
+            Source::Builtin(n) => match Scenario::builtin(n) {
+                Some(s) => (pfnscope_view::session::apply_query(s, &query), None, plain.then(|| n.clone())),
+                None => (Ok(Scenario::default()), Some((link.source.clone(), query.clone())), None),
+            },
+            Source::Inline(_) => (Ok(Scenario::default()), Some((link.source.clone(), query.clone())), None),
         };
-        let compare = compare_from_query(&query).unwrap_or_else(|e| {
+        let scenario = scenario.unwrap_or_else(|e| {
             url_error.get_or_insert(e);
-            None
+            Scenario::default()
         });
         let bench = pfnscope_view::session::bench_from_query(&query).unwrap_or_else(|e| {
             url_error.get_or_insert(e);
@@ -76,11 +112,23 @@ impl AppProps {
         if cfg!(not(feature = "bench")) && bench.is_some() {
             url_error.get_or_insert("this build has no benchmark page: scripts/bench-browser.sh builds one".into());
         }
-        let (width, height) = map_size_for_window();
+        let embed = link.embed;
+        let (width, height) = if embed { embed_map_size() } else { map_size_for_window() };
         // Benchmarks time the step itself, not its animation.
         let animate = bench.is_none() && !crate::animation::prefers_reduced_motion();
-        AppProps { scenario, url_error, width, height, compare, animate, bench }
+        let open = if url_error.is_some() { None } else { open };
+        AppProps { scenario, url_error, width, height, compare: link.compare, animate, bench, open, builtin, link: Some(link), embed }
     }
+}
+
+/// The map's size in an iframe: the frame's width, and its height less
+/// the player and the lesson below the map.
+pub fn embed_map_size() -> (u32, u32) {
+    let window = web_sys::window();
+    let px = |v: Option<wasm_bindgen::JsValue>| v.and_then(|v| v.as_f64()).map(|v| v as u32);
+    let w = px(window.as_ref().and_then(|w| w.inner_width().ok())).unwrap_or(800);
+    let h = px(window.as_ref().and_then(|w| w.inner_height().ok())).unwrap_or(500);
+    (w.saturating_sub(crate::labels::RULER_W + 16).clamp(240, 1600), h.saturating_sub(230).clamp(160, 1000))
 }
 
 /// The map's size for the window: beside the panels on wide windows,
@@ -119,6 +167,8 @@ pub enum Msg {
     Map(MapMsg),
     Import(ImportMsg),
     Analysis(AnalysisMsg),
+    Scenario(ScenarioMsg),
+    Gallery(GalleryMsg),
     /// The benchmark page's next timed step.
     BenchStep,
 }
@@ -177,6 +227,17 @@ pub struct App {
     bench: Option<bench::Bench>,
     /// The seeds' comparison last run, drawn under the charts.
     seed_charts: Option<Rc<pfnscope_view::seeds::SeedComparison>>,
+    /// The built-in scenario shown, when it came by name unchanged (a
+    /// link names it; any other scenario is packed into the link).
+    builtin: Option<String>,
+    /// Where a link puts the player and the map once the build is done.
+    pending_link: Option<Link>,
+    /// The last link made, shown to copy by hand.
+    share_url: Option<String>,
+    /// A video of the map being recorded while the trace plays.
+    recording: bool,
+    /// The scenario gallery, while open.
+    gallery: Option<Gallery>,
     _keys: Option<EventListener>,
     _resize: Option<EventListener>,
 }
@@ -274,7 +335,11 @@ impl App {
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
-        if in_field || e.ctrl_key() || e.meta_key() || e.alt_key() {
+        if self.gallery.is_some() && e.key() == "Escape" {
+            self.gallery = None;
+            return true;
+        }
+        if in_field || e.ctrl_key() || e.meta_key() || e.alt_key() || self.gallery.is_some() {
             return false;
         }
         if self.compare.is_some() {
@@ -306,7 +371,10 @@ impl App {
             "PageDown" | "j" | "ArrowDown" => Msg::Map(MapMsg::Scroll(8)),
             "PageUp" | "k" | "ArrowUp" => Msg::Map(MapMsg::Scroll(-8)),
             "t" => Msg::ToggleTheme,
+            "g" => Msg::Gallery(GalleryMsg::Open),
             "f" => Msg::Map(MapMsg::ToggleFollow),
+            "]" => Msg::Scenario(ScenarioMsg::Checkpoint(true)),
+            "[" => Msg::Scenario(ScenarioMsg::Checkpoint(false)),
             "?" => Msg::Help(!self.help),
             "Escape" => Msg::Help(false),
             _ => return false,
@@ -351,17 +419,27 @@ impl Component for App {
             anim: None,
             anim_timer: None,
             picking: None,
+            builtin: props.builtin.clone(),
+            pending_link: props.link.clone(),
+            share_url: None,
+            recording: false,
+            gallery: None,
             _keys: None,
             _resize: None,
         };
-        app.begin_build(ctx, &props.scenario);
+        match &props.open {
+            Some((source, query)) => ctx.link().send_message(Msg::Scenario(ScenarioMsg::Open(source.clone(), query.clone()))),
+            None => app.begin_build(ctx, &props.scenario),
+        }
         app
     }
 
     fn rendered(&mut self, ctx: &Context<Self>, first_render: bool) {
         #[cfg(feature = "bench")]
         self.bench_rendered(ctx);
-        if first_render {
+        // Embedded, the app takes keys only once clicked (its root's own
+        // keydown), never from the host page.
+        if first_render && !ctx.props().embed {
             if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
                 let link = ctx.link().clone();
                 let opts = EventListenerOptions::enable_prevent_default();
@@ -371,6 +449,8 @@ impl Component for App {
                     }
                 }));
             }
+        }
+        if first_render {
             if let Some(window) = web_sys::window() {
                 let link = ctx.link().clone();
                 self._resize = Some(EventListener::new(&window, "resize", move |_| link.send_message(Msg::Map(MapMsg::Resize))));
@@ -399,6 +479,9 @@ impl Component for App {
                     }
                     // A new machine: nothing on screen can be redrawn from.
                     self.frame = None;
+                    if let (Some(l), Some(s)) = (self.pending_link.take(), &mut self.session) {
+                        s.apply_link(&l);
+                    }
                     if !matches!(self.notice, Some(Notice::Error(_))) {
                         self.notice = Some(Notice::Info(format!("loaded: {title}")));
                     }
@@ -421,12 +504,8 @@ impl Component for App {
                 true
             }
             Msg::LoadBuiltin(name) => {
-                let Some(s) = Scenario::builtin(name) else { return false };
-                self.playing = None;
-                self.form = Form { ..Form::from_scenario(&s) };
-                self.notice = None;
-                self.begin_build(ctx, &s);
-                true
+                ctx.link().send_message(Msg::Scenario(ScenarioMsg::Open(Source::Builtin(name.into()), String::new())));
+                false
             }
             Msg::RunOp => self.operate(|s, f| {
                 let page = s.machine.geometry().page_size();
@@ -434,8 +513,8 @@ impl Component for App {
             }),
             Msg::LoadScenario => match self.form.scenario() {
                 Ok(s) => {
-                    self.notice = None;
-                    self.begin_build(ctx, &s);
+                    self.builtin = None;
+                    self.open_scenario(ctx, s);
                     true
                 }
                 Err(e) => {
@@ -472,6 +551,8 @@ impl Component for App {
             Msg::Map(m) => self.update_map(m),
             Msg::Import(m) => self.update_import(ctx, m),
             Msg::Analysis(m) => self.update_analysis(ctx, m),
+            Msg::Scenario(m) => self.update_scenario(ctx, m),
+            Msg::Gallery(m) => self.update_gallery(ctx, m),
             #[cfg(feature = "bench")]
             Msg::BenchStep => self.bench_step(ctx),
             #[cfg(not(feature = "bench"))]
@@ -512,14 +593,18 @@ impl Component for App {
         let seeds_first = self.session.as_ref().is_some_and(|s| s.machine.reporting_status().is_some() || s.machine.region_spec().is_some());
         let imported = self.session.as_ref().is_some_and(|s| s.scenario.machine == "imported");
         let ready = self.session.is_some() && self.build.is_none() && self.import_job.is_none() && self.pending_import.is_none();
+        if ctx.props().embed {
+            return self.embed_view(ctx, ready, theme_class, building);
+        }
         html! {
             <div class={theme_class} data-ready={ready.to_string()}>
                 <header>
                     <h1>{ "pfnscope" }</h1>
                     <span class="tagline">{ "watch the Linux 6.12 page allocator work" }</span>
                     <span class="spacer"></span>
-                    <button onclick={link.callback(|_| Msg::ToggleTheme)} title="Light or dark theme (t)">{ "theme" }</button>
-                    <button onclick={link.callback(|_| Msg::Help(true))} title="Keyboard shortcuts (?)">{ "?" }</button>
+                    { crate::widgets::button(link, "open-gallery", "primary", "Every built-in scenario and lesson, by topic (g)", "scenarios & lessons", || Msg::Gallery(GalleryMsg::Open)) }
+                    { crate::widgets::button(link, "", "", "Light or dark theme (t)", "theme", || Msg::ToggleTheme) }
+                    { crate::widgets::button(link, "", "", "Keyboard shortcuts (?)", "?", || Msg::Help(true)) }
                 </header>
                 { scenario_form(&self.form, link) }
                 { for building }
@@ -534,44 +619,24 @@ impl Component for App {
                             <div class="map-toolbar">
                                 <span class="title">{ &s.scenario.title }</span>
                                 <span class="spacer"></span>
-                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Zoom(-1, None)))} title="Zoom out (-)">{ "−" }</button>
+                                { crate::widgets::button(link, "", "", "Zoom out (-)", "−", || Msg::Map(MapMsg::Zoom(-1, None))) }
                                 <span class="zoom">{ zoom_label(s.viewport.zoom) }</span>
-                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Zoom(1, None)))} title="Zoom in (+)">{ "+" }</button>
-                                <button onclick={link.callback(|_| Msg::Map(MapMsg::Fit))} title="Whole machine (0)">{ "fit" }</button>
+                                { crate::widgets::button(link, "", "", "Zoom in (+)", "+", || Msg::Map(MapMsg::Zoom(1, None))) }
+                                { crate::widgets::button(link, "", "", "Whole machine (0)", "fit", || Msg::Map(MapMsg::Fit)) }
                                 <button id="follow" class={if s.follow { "toggle on" } else { "toggle" }} aria-pressed={s.follow.to_string()}
                                     title="The camera follows the operation step by step; your own zoom or scroll turns it off (f)"
                                     onclick={link.callback(|_| Msg::Map(MapMsg::ToggleFollow))}>{ if s.follow { "following" } else { "follow" } }</button>
+                                <span class="sep"></span>
+                                { crate::widgets::button(link, "share", "", "Copy a link that reopens this scenario at this step and view", "copy link", || Msg::Scenario(ScenarioMsg::Share)) }
+                                { crate::widgets::button(link, "png-map", "", "Save the map, with its words, as PNG", "PNG", || Msg::Scenario(ScenarioMsg::Png("map"))) }
+                                <button id="record" class={if self.recording { "toggle on" } else { "toggle" }} title="Record the trace played from the start as a WebM video for slides"
+                                    onclick={link.callback(|_| Msg::Scenario(ScenarioMsg::Record))}>{ if self.recording { "■ stop" } else { "video" } }</button>
                             </div>
-                            <div class="map-row">
-                            <div class="map-wrap"
-                                ondragover={Callback::from(|e: DragEvent| e.prevent_default())}
-                                ondrop={link.batch_callback(|e: DragEvent| {
-                                    e.prevent_default();
-                                    e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(|f| Msg::Import(ImportMsg::File(f)))
-                                })}>
-                                <PfnMap
-                                    id="pfn-map"
-                                    on_click={link.callback(|(x, y)| Msg::Map(MapMsg::Click(x, y)))}
-                                    width={s.viewport.width}
-                                    height={s.viewport.height}
-                                    pixels={self.pixels.clone()}
-                                    version={self.version}
-                                    on_hover={link.callback(|(x, y)| Msg::Map(MapMsg::Hover(x, y)))}
-                                    on_leave={link.callback(|_| Msg::Map(MapMsg::Leave))}
-                                    on_wheel={link.callback(|(x, y, dy, zoom): (u32, u32, f64, bool)| {
-                                        if zoom {
-                                            Msg::Map(MapMsg::Zoom(if dy < 0.0 { 1 } else { -1 }, Some((x, y))))
-                                        } else {
-                                            Msg::Map(MapMsg::Scroll(if dy < 0.0 { -3 } else { 3 }))
-                                        }
-                                    })}
-                                />
-                                <TextLayer width={s.viewport.width} height={s.viewport.height} labels={self.labels.clone()} version={self.version} dark={s.theme == Theme::Dark} />
-                                if let Some(h) = &self.hover {
-                                    { tooltip(&h.info, h.x + crate::labels::RULER_W, h.y, h.in_strip, h.count) }
-                                }
-                            </div>
-                            </div>
+                            if let Some(url) = &self.share_url {
+                                <div class="share-url"><label>{ "link " }<input id="share-url" readonly=true value={url.clone()} /></label>
+                                    <span class="hint">{ " embed: " }<code>{ format!("<iframe src=\"{url}&embed=1\" width=\"800\" height=\"600\"></iframe>") }</code></span></div>
+                            }
+                            { self.map_view(s, link) }
                             <div class="under-map">
                                 { legend(&s.palette(), &s.machine) }
                                 if let Some((mv, mpx)) = &self.minimap {
@@ -579,6 +644,7 @@ impl Component for App {
                                 }
                             </div>
                             <Charts data={self.chart_data(s)} />
+                            <div class="chart-actions">{ crate::widgets::button(link, "png-charts", "", "Save each chart as PNG", "charts as PNG", || Msg::Scenario(ScenarioMsg::Png("charts"))) }</div>
                             if let Some(d) = &self.seed_charts {
                                 <crate::seeds::SeedCharts data={d.clone()} palette={s.palette()} on_close={link.callback(|_| Msg::Analysis(AnalysisMsg::SeedClose))} />
                             }
@@ -588,6 +654,7 @@ impl Component for App {
                     </section>
                     <aside>
                         if let Some(s) = &self.session {
+                            { crate::lesson::lesson_panel(s, link) }
                             { player(s, link, self.playing.is_some(), self.speed) }
                             { diagnosis_panel(s, link) }
                             if seeds_first {
@@ -601,6 +668,7 @@ impl Component for App {
                             if !seeds_first {
                                 { crate::seeds::seeds_panel(s, imported, link) }
                             }
+                            { crate::controls::scenario_file_panel(link) }
                             { import_panel(&self.form, link) }
                         }
                     </aside>
@@ -609,7 +677,79 @@ impl Component for App {
                 if self.help {
                     { help_overlay(link) }
                 }
+                if let Some(g) = &self.gallery {
+                    { crate::gallery::gallery_view(g, self.version, link) }
+                }
                 { self.bench_result() }
+            </div>
+        }
+    }
+}
+
+impl App {
+    /// The map with its words and tooltip; files dropped on it import.
+    fn map_view(&self, s: &Session, link: &yew::html::Scope<App>) -> Html {
+        html! {
+                            <div class="map-row">
+            <div class="map-wrap"
+                ondragover={Callback::from(|e: DragEvent| e.prevent_default())}
+                ondrop={link.batch_callback(|e: DragEvent| {
+                    e.prevent_default();
+                    e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)).map(|f| Msg::Import(ImportMsg::File(f)))
+                })}>
+                <PfnMap
+                    id="pfn-map"
+                    on_click={link.callback(|(x, y)| Msg::Map(MapMsg::Click(x, y)))}
+                    width={s.viewport.width}
+                    height={s.viewport.height}
+                    pixels={self.pixels.clone()}
+                    version={self.version}
+                    on_hover={link.callback(|(x, y)| Msg::Map(MapMsg::Hover(x, y)))}
+                    on_leave={link.callback(|_| Msg::Map(MapMsg::Leave))}
+                    on_wheel={link.callback(|(x, y, dy, zoom): (u32, u32, f64, bool)| {
+                        if zoom {
+                            Msg::Map(MapMsg::Zoom(if dy < 0.0 { 1 } else { -1 }, Some((x, y))))
+                        } else {
+                            Msg::Map(MapMsg::Scroll(if dy < 0.0 { -3 } else { 3 }))
+                        }
+                    })}
+                />
+                <TextLayer width={s.viewport.width} height={s.viewport.height} labels={self.labels.clone()} version={self.version} dark={s.theme == Theme::Dark} />
+                if let Some(h) = &self.hover {
+                    { tooltip(&h.info, h.x + crate::labels::RULER_W, h.y, h.in_strip, h.count) }
+                }
+            </div>
+            </div>
+        }
+    }
+
+    /// Embed mode: the map, the player and the lesson, sized to the frame.
+    /// Keys reach it only once the reader clicks into it.
+    fn embed_view(&self, ctx: &Context<Self>, ready: bool, theme_class: &str, building: Option<Html>) -> Html {
+        let link = ctx.link();
+        // Embedded, only errors take room from the picture.
+        let notice = match &self.notice {
+            Some(Notice::Error(m)) => Some(html! { <div class="notice error" role="alert">{ m }</div> }),
+            _ => None,
+        };
+        html! {
+            <div class={format!("{theme_class} embed")} data-ready={ready.to_string()} tabindex="0"
+                onkeydown={link.callback(Msg::Key)}>
+                { for building }
+                { for notice }
+                if let Some(s) = &self.session {
+                    <div class="embed-title"><span class="title">{ &s.scenario.title }</span>
+                        <span class="spacer"></span>
+                        { crate::widgets::button(link, "embed-open", "", "Open this picture in pfnscope, with everything", "open in pfnscope ↗", || Msg::Scenario(ScenarioMsg::Share)) }
+                    </div>
+                    { self.map_view(s, link) }
+                    <div class="embed-below">
+                        { crate::lesson::lesson_panel(s, link) }
+                        { player(s, link, self.playing.is_some(), self.speed) }
+                    </div>
+                } else {
+                    <div class="placeholder">{ "booting the machine…" }</div>
+                }
             </div>
         }
     }

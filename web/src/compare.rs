@@ -92,14 +92,14 @@ pub fn compare_view(st: &CompareState, link: &Scope<App>) -> Html {
             <div class="compare-head">
                 <h2>{ c.contest.title() }</h2>
                 <span class="spacer"></span>
-                <button id="compare-close" title="Back to the single map (Esc)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareClose))}>{ "close" }</button>
+                { crate::widgets::button(link, "compare-close", "", "Back to the single map (Esc)", "close", || Msg::Analysis(AnalysisMsg::CompareClose)) }
             </div>
             <p class="hint">{ "The same starting state in both. Both maps step together through matching phases; a side that has no such phase waits. The historical side is the seed's code on the kernel it ran on, never merged into 6.12 as it stands." }</p>
             <div class="player-buttons">
-                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareSeek(0)))}>{ "|◀" }</button>
-                <button title="Step back (←)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareStep(-1)))}>{ "◀" }</button>
+                { crate::widgets::button(link, "", "", "Before the first step (Home)", "|◀", || Msg::Analysis(AnalysisMsg::CompareSeek(0))) }
+                { crate::widgets::button(link, "", "", "Step back (←)", "◀", || Msg::Analysis(AnalysisMsg::CompareStep(-1))) }
                 <span id="compare-pos" class="pos">{ format!("{} / {last}", c.tick) }</span>
-                <button title="Step forward (→)" onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareStep(1)))}>{ "▶" }</button>
+                { crate::widgets::button(link, "", "", "Step forward (→)", "▶", || Msg::Analysis(AnalysisMsg::CompareStep(1))) }
                 <button title="Last step (End)" onclick={link.callback(move |_| Msg::Analysis(AnalysisMsg::CompareSeek(usize::MAX)))}>{ "▶|" }</button>
                 <span class="phase">{ c.phase().label() }</span>
             </div>

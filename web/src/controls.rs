@@ -206,14 +206,14 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
                 </div>
             }
             <div class="player-buttons">
-                <button title="Before the first step (Home)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Seek(None)))}>{ "|◀" }</button>
-                <button title="Previous decision (Shift+←)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Jump(false)))}>{ "⇤" }</button>
-                <button title="Step back (←)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(-1)))}>{ "◀" }</button>
+                { crate::widgets::button(link, "", "", "Before the first step (Home)", "|◀", || Msg::Player(PlayerMsg::Seek(None))) }
+                { crate::widgets::button(link, "", "", "Previous decision (Shift+←)", "⇤", || Msg::Player(PlayerMsg::Jump(false))) }
+                { crate::widgets::button(link, "", "", "Step back (←)", "◀", || Msg::Player(PlayerMsg::StepBy(-1))) }
                 <span id="step-pos" class="pos">{ format!("{pos} / {len}") }</span>
                 <button id="play" title="Play or pause (space)" onclick={link.callback(|_| Msg::Player(PlayerMsg::TogglePlay))}>{ if playing { "pause" } else { "play" } }</button>
-                <button title="Step forward (→)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(1)))}>{ "▶" }</button>
-                <button title="Next decision (Shift+→)" onclick={link.callback(|_| Msg::Player(PlayerMsg::Jump(true)))}>{ "⇥" }</button>
-                <button title="Last step (End)" onclick={link.callback(|_| Msg::Player(PlayerMsg::StepBy(i64::MAX / 2)))}>{ "▶|" }</button>
+                { crate::widgets::button(link, "", "", "Step forward (→)", "▶", || Msg::Player(PlayerMsg::StepBy(1))) }
+                { crate::widgets::button(link, "", "", "Next decision (Shift+→)", "⇥", || Msg::Player(PlayerMsg::Jump(true))) }
+                { crate::widgets::button(link, "", "", "Last step (End)", "▶|", || Msg::Player(PlayerMsg::StepBy(i64::MAX / 2))) }
             </div>
             <label class="speed" title="Steps per second while playing">{ "speed " }
                 <select onchange={link.callback(|e: Event| Msg::Player(PlayerMsg::Speed(e.target_unchecked_into::<HtmlSelectElement>().value().parse().unwrap_or(8))))}>
@@ -260,6 +260,27 @@ pub fn import_panel(form: &Form, link: &Scope<App>) -> Html {
             <textarea id="paste" rows="3" placeholder="or paste /proc/buddyinfo here" value={text}
                 oninput={link.callback(|e: InputEvent| Msg::Field(Field::Paste, e.target_unchecked_into::<web_sys::HtmlTextAreaElement>().value()))} />
             <button id="import-paste" onclick={link.callback(|_| Msg::Import(ImportMsg::Paste))}>{ "import pasted text" }</button>
+        </section>
+    }
+}
+
+/// A scenario file a teacher wrote: open it, reopen the last one, save the
+/// current scenario as a file to edit.
+pub fn scenario_file_panel(link: &Scope<App>) -> Html {
+    html! {
+        <section class="panel scenario-file">
+            <h2 title="A text file: machine, starting state, operation, expected outcome and lesson (docs/scenarios.md)">{ "Scenario files" }</h2>
+            <label class="file">{ "open scenario file " }
+                <input id="scenario-file" type="file" accept=".scenario,text/plain"
+                    onchange={link.batch_callback(|e: Event| {
+                        let input = e.target_unchecked_into::<HtmlInputElement>();
+                        input.files().and_then(|f| f.get(0)).map(|f| Msg::Scenario(crate::app::ScenarioMsg::File(f)))
+                    })} />
+            </label>
+            <div>
+                { crate::widgets::button(link, "scenario-reopen", "", "The last scenario file opened in this browser", "reopen my last file", || Msg::Scenario(crate::app::ScenarioMsg::Reopen)) }
+                { crate::widgets::button(link, "scenario-export", "", "Save this scenario as a file to edit", "save as file", || Msg::Scenario(crate::app::ScenarioMsg::Export)) }
+            </div>
         </section>
     }
 }

@@ -12,11 +12,16 @@ mod charts;
 mod compare;
 mod controls;
 mod diagnosis;
+mod export;
+mod gallery;
 mod gunzip;
+mod js;
 mod labels;
+mod lesson;
 mod panels;
 mod pfn_map;
 mod seeds;
+mod widgets;
 
 pub use app::{App, AppProps};
 

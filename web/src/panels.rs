@@ -177,6 +177,8 @@ pub fn help_overlay(link: &Scope<App>) -> Html {
         ("0", "fit the whole machine"),
         ("f", "the camera follows the operation, or stays put"),
         ("→ / ← in a comparison", "step both kernels together; Esc closes it"),
+        ("[ / ]", "the lesson's previous / next checkpoint"),
+        ("g", "the gallery of scenarios and lessons"),
         ("t", "light / dark theme"),
         ("?", "this help"),
         ("Esc", "close"),

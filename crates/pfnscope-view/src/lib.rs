@@ -20,9 +20,12 @@
 pub mod animate;
 pub mod charts;
 pub mod compare;
+pub mod gallery;
 pub mod contiguity;
 pub mod inspect;
 pub mod labels;
+pub mod lesson;
+pub mod link;
 pub mod palette;
 pub mod raster;
 pub mod seeds;

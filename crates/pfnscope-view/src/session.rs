@@ -120,6 +120,9 @@ pub struct Session {
     /// The height the map may take; the view is shorter only when the
     /// whole machine fits in less.
     room_h: u32,
+    /// The scenario's lesson on the played trace, until another operation
+    /// is run.
+    pub lesson: Option<crate::lesson::Lesson>,
 }
 
 impl Session {
@@ -136,13 +139,20 @@ impl Session {
         let viewport = Viewport::fit(build.machine.pfn_span(), width, height);
         let mut machine = build.machine;
         machine.set_journaling(false);
-        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes: Vec::new(), room_h: height };
+        let mut s = Session { scenario: build.scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes: Vec::new(), room_h: height, lesson: None };
         s.holes = crate::labels::hole_runs(&s.machine);
         s.set_view(viewport);
         if let Some(op) = s.scenario.play.clone() {
             let _ = s.run_op(&op);
             s.seek(None);
             s.frame_story();
+            let trace = &s.player.as_ref().expect("just played").trace;
+            // A checkpoint missing from this trace (a URL changed the
+            // scenario's machine or policy) drops the lesson, not the scenario.
+            s.lesson = crate::lesson::Lesson::new(&s.scenario.lesson, trace).unwrap_or(None);
+            if let Some(f) = s.lesson.as_ref().and_then(|l| l.checkpoints[0].frame) {
+                s.frame_range(f);
+            }
         }
         s
     }
@@ -156,6 +166,7 @@ impl Session {
 
     /// Runs any operation, traced; the player moves to its last step.
     pub fn run_op(&mut self, op: &Op) -> Result<String, String> {
+        self.lesson = None;
         let played = op.clone();
         let r = self.record(played.title(), move |m| {
             let r = played.run(m);
@@ -190,7 +201,7 @@ impl Session {
         // The scenario only names the session; an import has no recipe.
         let scenario = Scenario::blank(&title, "imported");
         let holes = crate::labels::hole_runs(&machine);
-        let mut s = Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes, room_h: height };
+        let mut s = Session { scenario, machine, viewport, theme: Theme::Light, player: None, error: None, history: Vec::new(), attempts: Vec::new(), layer: None, focus: None, follow: true, holes, room_h: height, lesson: None };
         s.set_view(viewport);
         s
     }
@@ -412,6 +423,37 @@ impl Session {
         }
     }
 
+    /// Moves to the lesson's next checkpoint, framing what it talks about.
+    pub fn next_checkpoint(&mut self) {
+        let cursor = self.player.as_ref().and_then(|p| p.cursor);
+        if let Some(at) = self.lesson.as_ref().and_then(|l| l.next(cursor)) {
+            self.goto_checkpoint(at);
+        }
+    }
+
+    /// Moves to the lesson's previous checkpoint.
+    pub fn previous_checkpoint(&mut self) {
+        let cursor = self.player.as_ref().and_then(|p| p.cursor);
+        if let Some(at) = self.lesson.as_ref().and_then(|l| l.previous(cursor)) {
+            self.goto_checkpoint(at);
+        }
+    }
+
+    fn goto_checkpoint(&mut self, at: Option<usize>) {
+        self.follow = true;
+        self.seek(at);
+        let frame = self.lesson.as_ref().and_then(|l| l.current(at).and_then(|i| l.checkpoints[i].frame));
+        if let Some(f) = frame {
+            self.frame_range(f);
+        }
+    }
+
+    /// Frames a range with a little context around it.
+    pub fn frame_range(&mut self, r: PfnRange) {
+        let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, r);
+        self.set_view(v);
+    }
+
     /// Frames a page (a blocker clicked in the diagnosis) on the map with
     /// some context, and outlines it.
     pub fn focus_on(&mut self, pfn: u64, pages: u64) {
@@ -517,25 +559,29 @@ impl Session {
 /// Reads a scenario from a URL query: `?scenario=pinned` for a built-in
 /// one, or `?machine=teaching-16m&workload=vm-host&seed=3&steps=5000` for
 /// an aged machine with nothing to play. Missing keys keep the default's
-/// values; unknown keys and bad values are errors.
+/// values; unknown keys and bad values are errors. A packed scenario
+/// (`s=`) needs unpacking first: [`crate::link`].
 pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
-    let mut s = Scenario::default();
+    let base = match crate::link::Link::parse(query)?.source {
+        crate::link::Source::Builtin(name) => Scenario::builtin(&name).ok_or_else(|| format!("scenario {name:?} is not compiled in: fetch scenarios/{name}.scenario"))?,
+        _ => Scenario::default(),
+    };
+    apply_query(base, query)
+}
+
+/// A scenario with a URL query's overrides: the seeds' policies keep its
+/// stage; a machine, workload, seed or step count makes it a plain aged
+/// machine with nothing to play. The link's own keys are left to
+/// [`crate::link::Link`].
+pub fn apply_query(mut s: Scenario, query: &str) -> Result<Scenario, String> {
     let query = query.trim_start_matches('?');
-    if query.is_empty() {
-        return Ok(s);
-    }
     let mut custom = false;
     let mut region = None;
-    for pair in query.split('&') {
-        if let Some(name) = pair.strip_prefix("scenario=") {
-            s = Scenario::builtin(name).ok_or_else(|| format!("unknown scenario {name:?} (known: {})", Scenario::builtins().collect::<Vec<_>>().join(", ")))?;
-        }
-    }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = value.replace('+', " ");
         let number = |what: &str| value.parse::<u64>().map_err(|_| format!("URL parameter {what}={value:?} is not a whole number"));
-        if key == "scenario" || key == "compare" || key == "bench" {
+        if crate::link::LINK_KEYS.contains(&key) || key == "bench" {
             continue;
         }
         // The kernel's policies change no PFN, so a built-in keeps its stage.
@@ -559,7 +605,10 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
             _ => {}
         }
         match key {
-            "machine" => s.machine = value.clone(),
+            "machine" => {
+                s.machine = value.clone();
+                s.spec = None;
+            }
             "workload" => s.workload = if value.is_empty() || value == "none" { None } else { Some(value.clone()) },
             "seed" => s.seed = number("seed")?,
             "steps" => {
@@ -569,7 +618,7 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, machine, workload, seed, steps, compare, bench, allocator, region, reporting, reporting_order)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, s, step, zoom, at, embed, machine, workload, seed, steps, compare, bench, allocator, region, reporting, reporting_order)")),
         }
         custom = true;
     }
@@ -578,10 +627,13 @@ pub fn scenario_from_query(query: &str) -> Result<Scenario, String> {
         // The built-in stage and play name PFNs of the default machine.
         s.setup.clear();
         s.play = None;
+        s.lesson.clear();
+        s.expect = None;
+        s.variant = None;
     }
     s.validate().map_err(|e| e.to_string())?;
     if let Some(text) = region {
-        let page = pfnscope_core::MachineSpec::preset(&s.machine).map_or(4096, |m| m.geometry.page_size());
+        let page = s.machine_spec().map_or(4096, |m| m.geometry.page_size());
         s.region_pages = Some(parse_size(&text, page).map_err(|e| format!("URL parameter region: {e}"))?);
     }
     Ok(s)

@@ -46,6 +46,7 @@ impl App {
                 let at_end = s.player.as_ref().is_none_or(|p| p.cursor == p.len().checked_sub(1));
                 if at_end {
                     self.playing = None;
+                    self.stop_recording();
                     // The minimap catches up once playback stops.
                     self.redraw_all();
                 } else {
@@ -64,7 +65,7 @@ impl App {
         }
     }
 
-    fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
+    pub(super) fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
         self.step_player(ctx, f, crate::animation::STEP_MS);
         // The minimap draws the whole machine: it catches up once the
         // steps pause, so a step costs only what it changed.

@@ -96,8 +96,9 @@ impl Default for Scenario {
 }
 
 /// The built-in scenario files, `(name, text)`, sorted by name (generated
-/// by build.rs from `scenarios/`).
-const BUILTIN_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+/// by build.rs from `scenarios/`); without the `builtins` feature only the
+/// default's text is compiled in.
+const BUILTIN_FILES: &[(&str, Option<&str>)] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
 impl Scenario {
     /// An empty scenario on a machine: nothing aged, set up or played.
@@ -123,9 +124,10 @@ impl Scenario {
         }
     }
 
-    /// Built-in scenarios by name, for the gallery, menus and share links.
+    /// Built-in scenarios by name, for the gallery, menus and share links
+    /// (without the `builtins` feature, only `default`).
     pub fn builtin(name: &str) -> Option<Scenario> {
-        let (_, text) = BUILTIN_FILES.iter().find(|(n, _)| *n == name)?;
+        let text = Scenario::builtin_text(name)?;
         Some(Scenario::parse(text).unwrap_or_else(|e| panic!("built-in scenario {name}: {e}")))
     }
 
@@ -134,9 +136,15 @@ impl Scenario {
         BUILTIN_FILES.iter().map(|(n, _)| *n)
     }
 
-    /// A built-in scenario's file, as written.
+    /// Whether a name is a built-in scenario's.
+    pub fn is_builtin(name: &str) -> bool {
+        BUILTIN_FILES.iter().any(|(n, _)| *n == name)
+    }
+
+    /// A built-in scenario's file, as written (without the `builtins`
+    /// feature, only `default`'s).
     pub fn builtin_text(name: &str) -> Option<&'static str> {
-        BUILTIN_FILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        BUILTIN_FILES.iter().find(|(n, _)| *n == name).and_then(|(_, t)| *t)
     }
 
     /// The machine this scenario boots: the explicit one or the preset.

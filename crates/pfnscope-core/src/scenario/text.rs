@@ -187,7 +187,7 @@ fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usize, u64)>) -
         "drain" => Op::Drain,
         "age" => {
             let w = a.next("a workload")?;
-            WorkloadSpec::named(w.1).map_err(|e| (w.0, e.to_string()))?;
+            workload(w)?;
             Op::Age { workload: w.1.to_string(), seed: a.num("the seed")?, steps: a.num("the steps")? }
         }
         "wait" => Op::Wait { ms: a.num("milliseconds")? },
@@ -214,6 +214,15 @@ fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usize, u64)>) -
     a.done()?;
     pfns.append(&mut a.pfns);
     Ok(op)
+}
+
+/// A workload preset's name, checked without building the preset.
+fn workload(w: Word) -> Result<(), Fail> {
+    if WorkloadSpec::PRESETS.contains(&w.1) {
+        Ok(())
+    } else {
+        Err((w.0, format!("unknown workload {:?}; choose one of {}", w.1, WorkloadSpec::PRESETS.join(", "))))
+    }
 }
 
 fn kind(w: Word) -> Result<PageKind, Fail> {
@@ -372,7 +381,7 @@ impl Scenario {
                         if let Some(extra) = args.get(1) {
                             return Err(err((extra.0, format!("machine: unexpected {:?} after the preset name", extra.1))));
                         }
-                        if MachineSpec::preset(w.1).is_none() {
+                        if !MachineSpec::PRESETS.contains(&w.1) && w.1 != MachineSpec::NATIVE_PRESET {
                             return Err(err((w.0, format!("unknown machine {:?}; choose one of {}, {}, or custom", w.1, MachineSpec::PRESETS.join(", "), MachineSpec::NATIVE_PRESET))));
                         }
                         s.machine = w.1.to_string();
@@ -440,7 +449,7 @@ impl Scenario {
                     s.workload = if w.1 == "none" {
                         None
                     } else {
-                        WorkloadSpec::named(w.1).map_err(|e| err((w.0, e.to_string())))?;
+                        workload(w).map_err(err)?;
                         Some(w.1.to_string())
                     };
                 }

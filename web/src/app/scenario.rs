@@ -1,0 +1,199 @@
+//! Messages that open scenarios (a built-in by name, a link's packed
+//! scenario, a file the user chose), share the current picture as a link,
+//! and move through a lesson's checkpoints.
+
+use pfnscope_view::link::{Link, Source};
+
+use super::*;
+
+/// Where the user's last scenario file is kept across reloads.
+const STORE_KEY: &str = "pfnscope.scenario";
+
+pub enum ScenarioMsg {
+    /// Open a scenario, applying a URL's overrides (its query) once read.
+    Open(Source, String),
+    /// A scenario's text arrived (fetched, unpacked or read), with what it
+    /// is called in messages.
+    Text(Option<String>, String, Result<String, String>, String),
+    /// A scenario file was chosen or dropped.
+    File(web_sys::File),
+    /// The last scenario file opened in this browser.
+    Reopen,
+    /// Save the current scenario as a file.
+    Export,
+    /// Make a link to this picture and copy it.
+    Share,
+    Shared(Result<String, String>),
+    /// The lesson's next (true) or previous checkpoint.
+    Checkpoint(bool),
+    /// Save the map (`map`) or the charts (`charts`, one PNG each) as PNG.
+    Png(&'static str),
+    /// Record the trace played from the start as a video, or stop.
+    Record,
+}
+
+impl App {
+    pub(super) fn update_scenario(&mut self, ctx: &Context<Self>, msg: ScenarioMsg) -> bool {
+        match msg {
+            ScenarioMsg::Open(source, query) => {
+                let link = ctx.link().clone();
+                self.notice = Some(Notice::Info("opening the scenario…".into()));
+                wasm_bindgen_futures::spawn_local(async move {
+                    let (name, what, text) = match &source {
+                        Source::Default => (Some("default".to_string()), "the default scenario".to_string(), Ok(Scenario::default().to_text())),
+                        Source::Builtin(n) => {
+                            let text = match Scenario::builtin_text(n) {
+                                Some(t) => Ok(t.to_string()),
+                                None => crate::js::fetch_text(&format!("scenarios/{n}.scenario")).await,
+                            };
+                            (Some(n.clone()), format!("scenario {n}"), text)
+                        }
+                        Source::Inline(p) => (None, "the link's scenario".to_string(), crate::js::unpack(p).await),
+                    };
+                    link.send_message(Msg::Scenario(ScenarioMsg::Text(name, what, text, query)));
+                });
+                true
+            }
+            ScenarioMsg::Text(name, what, text, query) => {
+                let parsed = text.and_then(|t| Scenario::parse(&t).map_err(|e| e.to_string()).and_then(|s| pfnscope_view::session::apply_query(s, &query)));
+                match parsed {
+                    Ok(s) => {
+                        // A built-in opened by name, unchanged, is shared by name.
+                        let plain = query.split('&').all(|p| p.is_empty() || pfnscope_view::link::LINK_KEYS.iter().any(|k| p.trim_start_matches('?').starts_with(&format!("{k}="))));
+                        self.builtin = name.filter(|_| plain);
+                        self.open_scenario(ctx, s);
+                    }
+                    // Nothing is half-loaded: the current view stays.
+                    Err(e) => {
+                        self.pending_link = None;
+                        self.notice = Some(Notice::Error(format!("{what}: {e}")));
+                    }
+                }
+                true
+            }
+            ScenarioMsg::File(file) => {
+                let name = file.name();
+                let link = ctx.link().clone();
+                self.reader = Some(gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |r| {
+                    let text = r.map_err(|e| e.to_string());
+                    if let Ok(t) = &text {
+                        if Scenario::parse(t).is_ok() {
+                            crate::js::store_set(STORE_KEY, t);
+                        }
+                    }
+                    link.send_message(Msg::Scenario(ScenarioMsg::Text(None, name, text, String::new())));
+                }));
+                true
+            }
+            ScenarioMsg::Reopen => {
+                let text = crate::js::store_get(STORE_KEY).ok_or_else(|| "no scenario file was opened in this browser yet".to_string());
+                ctx.link().send_message(Msg::Scenario(ScenarioMsg::Text(None, "your last scenario file".into(), text, String::new())));
+                false
+            }
+            ScenarioMsg::Export => {
+                let Some(s) = &self.session else { return false };
+                let name = format!("{}.scenario", self.builtin.clone().unwrap_or_else(|| "my".into()));
+                let r = crate::export::download_text(&name, &s.scenario.to_text());
+                self.report(r.map(|()| format!("saved {name}: edit it and open it again with \"open scenario file\"")));
+                true
+            }
+            ScenarioMsg::Share => {
+                let Some(s) = &self.session else { return false };
+                if s.scenario.machine == "imported" {
+                    self.notice = Some(Notice::Error("an imported machine has no scenario to put in a link; share its snapshot file instead".into()));
+                    return true;
+                }
+                let base = Link::of(s, Source::Default, false);
+                let embed = ctx.props().embed;
+                let text = s.scenario.to_text();
+                let named = self.builtin.clone();
+                let link = ctx.link().clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let source = match named {
+                        Some(n) if n == "default" => Ok(Source::Default),
+                        Some(n) => Ok(Source::Builtin(n)),
+                        None => crate::js::pack(&text).await.map(Source::Inline),
+                    };
+                    let url = source.map(|source| {
+                        let here = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+                        let page = here.split(['?', '#']).next().unwrap_or_default().to_string();
+                        page + &Link { source, ..base }.to_query()
+                    });
+                    // Embedded, the link opens the full app instead of
+                    // touching the reader's clipboard.
+                    let url = match url {
+                        Ok(u) if embed => Ok(u),
+                        Ok(u) => crate::js::copy(&u).await.map(|()| u.clone()).or(Ok(u)),
+                        Err(e) => Err(e),
+                    };
+                    link.send_message(Msg::Scenario(ScenarioMsg::Shared(url)));
+                });
+                false
+            }
+            ScenarioMsg::Shared(url) => {
+                match url {
+                    Ok(u) if ctx.props().embed => {
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.open_with_url_and_target(&u, "_blank");
+                        }
+                    }
+                    Ok(u) => {
+                        self.share_url = Some(u);
+                        self.notice = Some(Notice::Info("link copied: it reopens this scenario at this step and view".into()));
+                    }
+                    Err(e) => self.notice = Some(Notice::Error(format!("no link: {e}"))),
+                }
+                true
+            }
+            ScenarioMsg::Checkpoint(forward) => self.move_player(ctx, |s| if forward { s.next_checkpoint() } else { s.previous_checkpoint() }),
+            ScenarioMsg::Png(what) => {
+                let r = match what {
+                    "map" => crate::export::download_png(&crate::export::MAP_LAYERS, "pfnscope-map.png", 1).map(|()| "saved the map as pfnscope-map.png"),
+                    _ => crate::export::download_png(&["charts"], "pfnscope-chart.png", 3).map(|()| "saved the three charts as pfnscope-chart-1.png to -3.png"),
+                };
+                self.report(r.map(str::to_string));
+                true
+            }
+            ScenarioMsg::Record => {
+                if self.recording {
+                    self.stop_recording();
+                    return true;
+                }
+                if self.session.as_ref().is_none_or(|s| s.player.is_none()) {
+                    self.notice = Some(Notice::Error("nothing to record: run an operation first".into()));
+                    return true;
+                }
+                if !crate::export::record_start() {
+                    self.notice = Some(Notice::Error("this browser cannot record the canvas as video (MediaRecorder)".into()));
+                    return true;
+                }
+                self.recording = true;
+                self.notice = Some(Notice::Info("recording: the trace plays from the start; press video again to stop early".into()));
+                if let Some(s) = &mut self.session {
+                    s.seek(None);
+                }
+                self.redraw_all();
+                self.playing = None;
+                ctx.link().send_message(Msg::Player(PlayerMsg::TogglePlay));
+                true
+            }
+        }
+    }
+
+    /// Ends a recording and downloads the video.
+    pub(super) fn stop_recording(&mut self) {
+        if std::mem::take(&mut self.recording) {
+            crate::export::record_stop("pfnscope-trace.webm");
+            self.notice = Some(Notice::Info("saved the video as pfnscope-trace.webm".into()));
+        }
+    }
+
+    /// Loads a scenario: the form shows it, and it builds in chunks.
+    pub(super) fn open_scenario(&mut self, ctx: &Context<Self>, s: Scenario) {
+        self.playing = None;
+        self.share_url = None;
+        self.form = Form::from_scenario(&s);
+        self.notice = None;
+        self.begin_build(ctx, &s);
+    }
+}
