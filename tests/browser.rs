@@ -22,7 +22,7 @@ fn scenario() -> Scenario {
 }
 
 fn props(url_error: Option<String>) -> AppProps {
-    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None, animate: false, bench: None }
+    AppProps { scenario: scenario(), url_error, width: W, height: H, compare: None, animate: false, bench: None, open: None, link: None, builtin: None, embed: false }
 }
 
 async fn sleep(ms: u64) {
@@ -47,6 +47,14 @@ async fn mount(props: AppProps) -> Element {
 
 fn find<T: JsCast>(root: &Element, sel: &str) -> T {
     root.query_selector(sel).unwrap().unwrap_or_else(|| panic!("no {sel}")).dyn_into::<T>().unwrap()
+}
+
+/// The map's pixels at whatever height the machine needs (a small machine
+/// takes less than the room).
+fn map_pixels(root: &Element) -> Vec<u8> {
+    let canvas: HtmlCanvasElement = find(root, "canvas#pfn-map");
+    let ctx = canvas.get_context("2d").unwrap().unwrap().dyn_into::<CanvasRenderingContext2d>().unwrap();
+    ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).unwrap().data().0
 }
 
 fn canvas_pixels(root: &Element) -> Vec<u8> {
@@ -284,7 +292,7 @@ fn canvas_of(root: &Element, sel: &str) -> (u32, u32, Vec<u8>) {
 /// table shows where 6.12 and v4.9 differ.
 #[wasm_bindgen_test]
 async fn the_compare_view_steps_both_kernels_together_as_the_native_models_do() {
-    let props = AppProps { scenario: Scenario::builtin("slab-in-movable").unwrap(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false, bench: None };
+    let props = AppProps { scenario: Scenario::builtin("slab-in-movable").unwrap(), url_error: None, width: W, height: H, compare: Some(pfnscope_view::compare::Against::V49), animate: false, bench: None, open: None, link: None, builtin: None, embed: false };
     let root = mount(props).await;
     for _ in 0..40 {
         if root.query_selector("canvas#compare-right").unwrap().is_some() {
@@ -345,7 +353,7 @@ async fn the_contiguity_layer_equals_the_native_map() {
 #[wasm_bindgen_test]
 async fn a_failed_grab_lists_its_blockers_and_frames_one_when_clicked() {
     let pinned = Scenario { steps: 3_000, ..Scenario::builtin("pinned").unwrap() };
-    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false, bench: None }).await;
+    let root = mount(AppProps { scenario: pinned.clone(), url_error: None, width: W, height: H, compare: None, animate: false, bench: None, open: None, link: None, builtin: None, embed: false }).await;
     let why = text(&root, "#diagnosis");
     assert!(why.contains("pinned"), "{why}");
     let button: HtmlElement = find(&root, "#diagnosis button.pfn");
@@ -503,4 +511,122 @@ async fn the_region_allocator_chosen_in_the_form_shows_its_regions() {
     let (free, all) = native.machine.powerable_regions();
     assert!(text(&root, "#policy-allocator").contains(&format!("{free} of {all} all free")));
     assert_eq!(all, 8, "8 MiB regions on the 64 MiB machine");
+}
+
+/// The app as a URL query opens it, at the tests' map size.
+fn props_of(query: &str) -> AppProps {
+    AppProps { width: W, height: H, animate: false, ..AppProps::from_query(query) }
+}
+
+/// A share link of a built-in scenario reopens exactly the picture the
+/// native model draws for the same step, zoom and first PFN.
+#[wasm_bindgen_test]
+async fn share_links_to_built_ins_reopen_the_same_pixels() {
+    use pfnscope_view::link::Link;
+    for query in ["?scenario=tour&step=2", "?scenario=straddling-buddy&step=8&zoom=2&at=0x500", "?scenario=unmovable-slab&step=12&zoom=0&at=0x1800", "?scenario=no-merge-across-types&step=3"] {
+        let root = mount(props_of(query)).await;
+        let link = Link::parse(query).unwrap();
+        let pfnscope_view::link::Source::Builtin(name) = &link.source else { panic!() };
+        let mut native = Session::new(&Scenario::builtin(name).unwrap(), W, H).unwrap();
+        native.apply_link(&link);
+        assert_eq!(text(&root, "#step-pos"), format!("{} / {}", link.step.unwrap(), native.player.as_ref().unwrap().len()), "{query}");
+        assert!(map_pixels(&root) == native.render(), "{query}: the link's picture differs from the native model's");
+        root.remove();
+    }
+}
+
+/// A user's own scenario (an explicit machine, not a built-in) is packed
+/// into the link the app makes; that link reopens the same step and view.
+#[wasm_bindgen_test]
+async fn a_copied_link_packs_a_users_scenario_and_reopens_the_same_picture() {
+    let text_file = "title My board\nmachine custom A small board\nzone Normal 0x0 0x800\nreserved 0x0 0x20\npage 0x210 slab\nplay alloc_contig_range 0x200 0x400\nexpect -EBUSY at 0x210\ncheckpoint has_unmovable_pages\ntext The slab page stops isolation.\n";
+    let scenario = Scenario::parse(text_file).unwrap();
+    let root = mount(AppProps { scenario, ..props(None) }).await;
+    press("ArrowRight");
+    press("ArrowRight");
+    sleep(50).await;
+    click(&root, "#share");
+    let mut url = String::new();
+    for _ in 0..100 {
+        sleep(20).await;
+        if let Some(input) = root.query_selector("#share-url").unwrap() {
+            url = input.dyn_into::<HtmlInputElement>().unwrap().value();
+            break;
+        }
+    }
+    let query = url.split_once('?').map(|(_, q)| format!("?{q}")).expect("a link with a query");
+    assert!(query.starts_with("?s=") && query.contains("&step=2"), "{query}");
+    let again = mount(props_of(&query)).await;
+    assert_eq!(text(&again, ".map-toolbar .title"), "My board");
+    assert_eq!(text(&again, "#step-pos"), text(&root, "#step-pos"));
+    assert!(map_pixels(&again) == map_pixels(&root), "the reopened link shows another picture");
+    assert_eq!(text(&again, ".panel.lesson"), text(&root, ".panel.lesson"), "the lesson travels with the link");
+    click(&again, "#checkpoint-next");
+    sleep(60).await;
+    assert!(text(&again, ".panel.lesson").contains("The slab page stops isolation."));
+}
+
+/// The example teaching page's two lessons open in embed mode: map,
+/// player and lesson only, and the host page's keys stay with the host
+/// until the reader clicks into the lesson.
+#[wasm_bindgen_test]
+async fn the_teaching_pages_embedded_lessons_keep_only_map_player_and_lesson() {
+    let page = include_str!("../web/teaching.html");
+    let srcs: Vec<&str> = page.split("src=\"index.html").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(srcs.len(), 2, "two lessons");
+    for src in srcs {
+        let query = src.replace("&amp;", "&");
+        let root = mount(props_of(&query)).await;
+        assert!(root.query_selector(".app.embed").unwrap().is_some(), "{query}");
+        assert!(root.query_selector("header").unwrap().is_none() && root.query_selector("#op-name").unwrap().is_none(), "{query}: only the map, the player and the lesson");
+        assert!(root.query_selector("canvas#pfn-map").unwrap().is_some() && root.query_selector(".panel.lesson").unwrap().is_some());
+        assert!(text(&root, "#step-pos").starts_with("0 / "));
+        press("ArrowRight");
+        sleep(40).await;
+        assert!(text(&root, "#step-pos").starts_with("0 / "), "{query}: a key on the host page moved the lesson");
+        let app: HtmlElement = find(&root, ".app.embed");
+        app.focus().unwrap();
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key("ArrowRight");
+        init.set_bubbles(true);
+        app.dispatch_event(&web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()).unwrap();
+        sleep(60).await;
+        assert!(text(&root, "#step-pos").starts_with("1 / "), "{query}: a key in the lesson steps it");
+        root.remove();
+    }
+}
+
+/// Opens text as a file in the scenario-file input, as a user choosing it.
+async fn open_scenario_file(root: &Element, name: &str, content: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(content));
+    let file = web_sys::File::new_with_str_sequence(&parts, name).unwrap();
+    let dt = web_sys::DataTransfer::new().unwrap();
+    dt.items().add_with_file(&file).unwrap();
+    let input: HtmlInputElement = find(root, "#scenario-file");
+    input.set_files(dt.files().as_ref());
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    input.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
+    sleep(150).await;
+}
+
+/// A malformed scenario file is refused with its line and column and the
+/// current view stays; a good one with an explicit machine and a lesson
+/// opens with its lesson beside the map.
+#[wasm_bindgen_test]
+async fn a_scenario_file_opens_or_is_refused_with_line_and_column() {
+    let root = mount(props(None)).await;
+    let before = map_pixels(&root);
+    open_scenario_file(&root, "bad.scenario", "title Broken\nmachine custom\nzone Normal 0x0 0x1000\nzone DMA 0x800 0x2000\n").await;
+    let msg = text(&root, ".notice.error");
+    assert!(msg.contains("bad.scenario: line 4, column 10: zone DMA 0x800-0x2000 overlaps zone Normal"), "{msg}");
+    assert!(map_pixels(&root) == before, "a refused file changed the map");
+    open_scenario_file(&root, "good.scenario", "title A tiny board\nmachine custom Tiny\ncpus 1\nzone Normal 0x0 0x400\npage 0x110 anon pinned\nplay alloc_contig_range 0x0 0x200\ncheckpoint start\ntext One pinned page.\nask Will the grab work?\ncheckpoint end\ntext It did not.\n").await;
+    wait_ready(&root).await;
+    assert_eq!(text(&root, ".map-toolbar .title"), "A tiny board");
+    assert!(text(&root, ".panel.lesson").contains("One pinned page."));
+    assert!(text(&root, ".panel.lesson").contains("Predict first: Will the grab work?"));
+    click(&root, "#checkpoint-next");
+    sleep(60).await;
+    assert!(text(&root, ".panel.lesson").contains("It did not."));
 }
