@@ -629,4 +629,16 @@ async fn a_scenario_file_opens_or_is_refused_with_line_and_column() {
     click(&root, "#checkpoint-next");
     sleep(60).await;
     assert!(text(&root, ".panel.lesson").contains("It did not."));
+    // The browser keeps the file: the gallery lists it first, and it opens.
+    click(&root, "#scenario-yours");
+    sleep(200).await;
+    let first = root.query_selector(".gallery-box .topic").unwrap().expect("a topic");
+    assert!(first.text_content().unwrap().starts_with("Your scenarios"));
+    assert!(first.text_content().unwrap().contains("A tiny board"));
+    assert!(text(&root, ".gallery-box").contains("First five minutes"), "the built-ins follow");
+    click(&root, "#card-own-0");
+    sleep(50).await;
+    wait_ready(&root).await;
+    assert!(root.query_selector(".gallery-overlay").unwrap().is_none());
+    assert_eq!(text(&root, ".map-toolbar .title"), "A tiny board");
 }

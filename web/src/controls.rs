@@ -264,8 +264,8 @@ pub fn import_panel(form: &Form, link: &Scope<App>) -> Html {
     }
 }
 
-/// A scenario file a teacher wrote: open it, reopen the last one, save the
-/// current scenario as a file to edit.
+/// A scenario file a teacher wrote: open it (the browser keeps it for the
+/// gallery), or save the current scenario as a file to edit.
 pub fn scenario_file_panel(link: &Scope<App>) -> Html {
     html! {
         <section class="panel scenario-file">
@@ -278,7 +278,7 @@ pub fn scenario_file_panel(link: &Scope<App>) -> Html {
                     })} />
             </label>
             <div>
-                { crate::widgets::button(link, "scenario-reopen", "", "The last scenario file opened in this browser", "reopen my last file", || Msg::Scenario(crate::app::ScenarioMsg::Reopen)) }
+                { crate::widgets::button(link, "scenario-yours", "", "Every scenario file opened in this browser, in the gallery", "your scenarios", || Msg::Gallery(crate::app::GalleryMsg::Open)) }
                 { crate::widgets::button(link, "scenario-export", "", "Save this scenario as a file to edit", "save as file", || Msg::Scenario(crate::app::ScenarioMsg::Export)) }
             </div>
         </section>

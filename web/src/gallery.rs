@@ -26,13 +26,20 @@ pub fn gallery_view(g: &Gallery, version: u64, link: &Scope<App>) -> Html {
             },
             None => html! { <div class="thumb-wait" style={format!("width:{THUMB_W}px;height:{THUMB_H}px")}>{ "drawing…" }</div> },
         };
+        let own = g.own[i].is_some();
+        let id = if own { format!("card-own-{i}") } else { format!("card-{name}") };
         html! {
-            <button class="card" key={name} id={format!("card-{name}")} title={format!("Open {name}")} onclick={link.callback(move |_| Msg::Gallery(GalleryMsg::Choose(name)))}>
-                { thumb }
-                <strong>{ &c.title }</strong>
-                <span class="summary">{ &c.summary }</span>
-                <code>{ name }</code>
-            </button>
+            <div class="card-wrap" key={id.clone()}>
+                <button class="card" id={id} title={format!("Open {}", c.title)} onclick={link.callback(move |_| Msg::Gallery(GalleryMsg::Choose(i)))}>
+                    { thumb }
+                    <strong>{ &c.title }</strong>
+                    <span class="summary">{ &c.summary }</span>
+                    if !own { <code>{ name }</code> }
+                </button>
+                if own {
+                    <button class="forget" title="Forget this scenario in this browser" onclick={link.callback(move |_| Msg::Gallery(GalleryMsg::Forget(i)))}>{ "forget" }</button>
+                }
+            </div>
         }
     };
     html! {

@@ -9,6 +9,8 @@
 //! pfnscope import server.pfns --json
 //! pfnscope compare --scenario slab-in-movable --against v4.9
 //! pfnscope run pinned
+//! pfnscope run my-lesson.scenario --json
+//! pfnscope link my-lesson.scenario --step 12 --embed
 //! pfnscope contiguity server.pfns --size 2M --json
 //! pfnscope reporting default --seconds 30 --order 3
 //! pfnscope migrate server.pfns --min-order 0
@@ -190,6 +192,21 @@ enum Command {
         evacuate: u8,
         #[arg(long)]
         json: bool,
+    },
+    /// Print a share link that opens a scenario in the app: a built-in
+    /// by name, a scenario file packed into the link.
+    Link {
+        /// A built-in scenario (`pfnscope list`) or a scenario file.
+        scenario: String,
+        /// Open at this many steps played (0: before the first).
+        #[arg(long)]
+        step: Option<usize>,
+        /// For an iframe: the map, the player and the lesson only.
+        #[arg(long)]
+        embed: bool,
+        /// Where the app is served.
+        #[arg(long, default_value = "http://127.0.0.1:8080/")]
+        base: String,
     },
     /// Reconstruct a machine from a snapshot and describe it.
     Import {
@@ -377,6 +394,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 fill_pct: Some(fill),
             };
             print!("{}", regions::regions(&scenario, &cfg, json)?);
+            Ok(())
+        }
+        Command::Link { scenario, step, embed, base } => {
+            use pfnscope_view::link::{pack, Link, Source};
+            let source = if Scenario::is_builtin(&scenario) {
+                Source::Builtin(scenario)
+            } else {
+                let text = std::fs::read_to_string(&scenario).map_err(|e| format!("{scenario}: {e} (not a file, nor a built-in scenario)"))?;
+                Scenario::parse(&text).map_err(|e| format!("{scenario}: {e}"))?;
+                Source::Inline(pack(&text))
+            };
+            println!("{base}{}", Link { source, step, zoom: None, at: None, compare: None, embed }.to_query());
             Ok(())
         }
         Command::Import { file, json } => {

@@ -212,3 +212,21 @@ fn run_checks_a_files_expected_outcome_and_reports_format_errors() {
     let (ok, _, err) = pfnscope(&["run", &bad]);
     assert!(!ok && err.contains("bad.scenario: line 3, column 31: the end PFN: \"0xzz\" is not a number"), "{err}");
 }
+
+/// `link` names a built-in and packs a file; the packed file is the file.
+#[test]
+fn link_prints_a_share_link_that_carries_the_scenario() {
+    let (ok, out, _) = pfnscope(&["link", "pinned", "--step", "10"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "http://127.0.0.1:8080/?scenario=pinned&step=10");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/tour.scenario");
+    let (ok, out, _) = pfnscope(&["link", path, "--embed", "--base", "https://example.org/pfnscope/"]);
+    assert!(ok);
+    let query = out.trim().strip_prefix("https://example.org/pfnscope/").unwrap();
+    let link = pfnscope_view::link::Link::parse(query).unwrap();
+    assert!(link.embed);
+    let pfnscope_view::link::Source::Inline(packed) = link.source else { panic!("{query}") };
+    assert_eq!(pfnscope_view::link::unpack(&packed).unwrap(), std::fs::read_to_string(path).unwrap());
+    let (ok, _, err) = pfnscope(&["link", "no-such.scenario"]);
+    assert!(!ok && err.contains("no-such.scenario"), "{err}");
+}

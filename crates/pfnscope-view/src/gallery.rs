@@ -10,7 +10,7 @@ use crate::raster::{render, Overlay};
 use crate::viewport::Viewport;
 
 /// The topics in the order the gallery shows them; others come last.
-pub const TOPICS: [&str; 4] = ["First steps", "Failure modes", "Allocator internals", "Seeds"];
+pub const TOPICS: [&str; 5] = ["Your scenarios", "First steps", "Failure modes", "Allocator internals", "Seeds"];
 
 /// One card: a built-in scenario's name and what its file says.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,7 +71,7 @@ mod tests {
         assert!(cards.len() >= 24);
         let all = groups(&cards, "");
         assert_eq!(all.iter().map(|(_, v)| v.len()).sum::<usize>(), cards.len());
-        assert_eq!(all[0].0, "First steps");
+        assert_eq!(all[0].0, "First steps", "no user scenarios here");
         assert!(all.iter().all(|(t, _)| TOPICS.contains(&t.as_str())), "every built-in has a known topic");
         let pins = groups(&cards, "PINNED cma");
         assert_eq!(pins.len(), 1);

@@ -9,9 +9,16 @@ use super::*;
 pub const THUMB_W: u32 = 176;
 pub const THUMB_H: u32 = 96;
 
-/// The gallery while it is open.
+/// The gallery's topic for the user's own scenario files.
+pub const YOURS: &str = "Your scenarios";
+
+/// The gallery while it is open: the user's own scenarios first, then
+/// the built-ins.
 pub struct Gallery {
+    /// A built-in's name, or empty for one of the user's own.
     pub names: Vec<&'static str>,
+    /// The user's own scenario files (kept in this browser), by index.
+    pub own: Vec<Option<String>>,
     pub cards: Vec<Option<Card>>,
     scenarios: Vec<Option<Scenario>>,
     pub thumbs: Vec<Option<(u32, Rc<Vec<u8>>)>>,
@@ -27,16 +34,24 @@ pub enum GalleryMsg {
     /// Draw the next missing thumbnail.
     Thumb,
     Search(String),
-    Choose(&'static str),
+    Choose(usize),
+    /// Forget one of the user's own scenarios.
+    Forget(usize),
 }
 
 impl App {
     pub(super) fn update_gallery(&mut self, ctx: &Context<Self>, msg: GalleryMsg) -> bool {
         match msg {
             GalleryMsg::Open => {
-                let names: Vec<&'static str> = Scenario::builtins().collect();
+                let own = own_scenarios();
+                let k = own.len();
+                let mut names: Vec<&'static str> = vec![""; k];
+                names.extend(Scenario::builtins());
                 let n = names.len();
-                for (i, name) in names.iter().enumerate() {
+                for (i, text) in own.iter().enumerate() {
+                    ctx.link().send_message(Msg::Gallery(GalleryMsg::Text(i, Ok(text.clone()))));
+                }
+                for (i, name) in names.iter().enumerate().skip(k) {
                     let link = ctx.link().clone();
                     let name = *name;
                     wasm_bindgen_futures::spawn_local(async move {
@@ -47,7 +62,9 @@ impl App {
                         link.send_message(Msg::Gallery(GalleryMsg::Text(i, text)));
                     });
                 }
-                self.gallery = Some(Gallery { names, cards: vec![None; n], scenarios: vec![None; n], thumbs: vec![None; n], search: String::new(), errors: vec![] });
+                let mut own: Vec<Option<String>> = own.into_iter().map(Some).collect();
+                own.resize(n, None);
+                self.gallery = Some(Gallery { names, own, cards: vec![None; n], scenarios: vec![None; n], thumbs: vec![None; n], search: String::new(), errors: vec![] });
                 true
             }
             GalleryMsg::Close => self.gallery.take().is_some(),
@@ -55,7 +72,11 @@ impl App {
                 let Some(g) = &mut self.gallery else { return false };
                 match text.and_then(|t| Scenario::parse(&t).map_err(|e| e.to_string())) {
                     Ok(s) => {
-                        g.cards[i] = Some(Card::of(g.names[i], &s));
+                        let mut card = Card::of(g.names[i], &s);
+                        if g.own[i].is_some() {
+                            card.topic = YOURS.into();
+                        }
+                        g.cards[i] = Some(card);
                         g.scenarios[i] = Some(s);
                         ctx.link().send_message(Msg::Gallery(GalleryMsg::Thumb));
                     }
@@ -81,11 +102,45 @@ impl App {
                 g.search = text;
                 true
             }
-            GalleryMsg::Choose(name) => {
-                self.gallery = None;
-                ctx.link().send_message(Msg::Scenario(ScenarioMsg::Open(Source::Builtin(name.into()), String::new())));
+            GalleryMsg::Choose(i) => {
+                let Some(g) = self.gallery.take() else { return false };
+                let msg = match &g.own[i] {
+                    Some(text) => ScenarioMsg::Text(None, "your scenario".into(), Ok(text.clone()), String::new()),
+                    None => ScenarioMsg::Open(Source::Builtin(g.names[i].into()), String::new()),
+                };
+                ctx.link().send_message(Msg::Scenario(msg));
+                true
+            }
+            GalleryMsg::Forget(i) => {
+                let Some(g) = &mut self.gallery else { return false };
+                let Some(text) = g.own[i].take() else { return false };
+                let kept: Vec<String> = own_scenarios().into_iter().filter(|t| *t != text).collect();
+                crate::js::store_set(OWN_KEY, &kept.join(OWN_SEP));
+                g.cards[i] = None;
+                g.scenarios[i] = None;
                 true
             }
         }
     }
+}
+
+/// Where the user's own scenario files are kept across reloads.
+const OWN_KEY: &str = "pfnscope.scenarios";
+/// Between two kept files: a line no scenario file holds.
+const OWN_SEP: &str = "\n\u{1e}\n";
+/// How many of the user's files are kept (the newest).
+const OWN_MAX: usize = 24;
+
+/// The user's own scenario files, newest first.
+pub fn own_scenarios() -> Vec<String> {
+    crate::js::store_get(OWN_KEY).map(|s| s.split(OWN_SEP).filter(|t| !t.trim().is_empty()).map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Keeps a scenario file the user opened, replacing one of the same title.
+pub fn keep_own_scenario(text: &str, title: &str) {
+    let mut all = own_scenarios();
+    all.retain(|t| Scenario::parse(t).map_or(true, |s| s.title != title));
+    all.insert(0, text.to_string());
+    all.truncate(OWN_MAX);
+    crate::js::store_set(OWN_KEY, &all.join(OWN_SEP));
 }

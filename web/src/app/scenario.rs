@@ -6,9 +6,6 @@ use pfnscope_view::link::{Link, Source};
 
 use super::*;
 
-/// Where the user's last scenario file is kept across reloads.
-const STORE_KEY: &str = "pfnscope.scenario";
-
 pub enum ScenarioMsg {
     /// Open a scenario, applying a URL's overrides (its query) once read.
     Open(Source, String),
@@ -17,8 +14,6 @@ pub enum ScenarioMsg {
     Text(Option<String>, String, Result<String, String>, String),
     /// A scenario file was chosen or dropped.
     File(web_sys::File),
-    /// The last scenario file opened in this browser.
-    Reopen,
     /// Save the current scenario as a file.
     Export,
     /// Make a link to this picture and copy it.
@@ -76,19 +71,16 @@ impl App {
                 let link = ctx.link().clone();
                 self.reader = Some(gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |r| {
                     let text = r.map_err(|e| e.to_string());
+                    // A good file is kept in this browser: the gallery
+                    // lists it under "Your scenarios".
                     if let Ok(t) = &text {
-                        if Scenario::parse(t).is_ok() {
-                            crate::js::store_set(STORE_KEY, t);
+                        if let Ok(s) = Scenario::parse(t) {
+                            super::gallery::keep_own_scenario(t, &s.title);
                         }
                     }
                     link.send_message(Msg::Scenario(ScenarioMsg::Text(None, name, text, String::new())));
                 }));
                 true
-            }
-            ScenarioMsg::Reopen => {
-                let text = crate::js::store_get(STORE_KEY).ok_or_else(|| "no scenario file was opened in this browser yet".to_string());
-                ctx.link().send_message(Msg::Scenario(ScenarioMsg::Text(None, "your last scenario file".into(), text, String::new())));
-                false
             }
             ScenarioMsg::Export => {
                 let Some(s) = &self.session else { return false };
