@@ -548,7 +548,7 @@ impl Component for App {
             }
             Msg::Key(e) => self.key(ctx, e),
             Msg::Player(m) => self.update_player(ctx, m),
-            Msg::Map(m) => self.update_map(m),
+            Msg::Map(m) => self.update_map(ctx, m),
             Msg::Import(m) => self.update_import(ctx, m),
             Msg::Analysis(m) => self.update_analysis(ctx, m),
             Msg::Scenario(m) => self.update_scenario(ctx, m),

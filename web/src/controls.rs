@@ -198,10 +198,10 @@ pub fn player(s: &Session, link: &Scope<App>, playing: bool, speed: u32) -> Html
                 <div class="compare-buttons">
                     <span class="hint">{ "compare with " }</span>
                     if matches!(op, Op::AllocContigRange { .. }) {
-                        <button id="compare-v4" title="The same starting state through seed 001's code as v4.9 ran it, side by side"
+                        <button id="compare-v4" class={(s.scenario.variant.as_deref() == Some("v4.9")).then_some("primary")} title="The same starting state through seed 001's code as v4.9 ran it, side by side"
                             onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareOpen(Against::V49)))}>{ "v4.9" }</button>
                     }
-                    <button id="compare-2010" title="The same starting state through seed 002's 2010 RFC, side by side"
+                    <button id="compare-2010" class={(s.scenario.variant.as_deref() == Some("2010")).then_some("primary")} title="The same starting state through seed 002's 2010 RFC, side by side"
                         onclick={link.callback(|_| Msg::Analysis(AnalysisMsg::CompareOpen(Against::Rfc2010)))}>{ "2010 RFC" }</button>
                 </div>
             }

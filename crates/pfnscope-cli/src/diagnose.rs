@@ -73,6 +73,9 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
     }
     out += &format!("\n{}: {}\n", if ok { "ok" } else { "failed" }, result.unwrap_or_else(|e| e));
     out += &format!("expected: {} ({})\n", expect.describe(), if verdict.is_ok() { "as expected" } else { "NOT as expected" });
+    if let Some(v) = &s.variant {
+        out += &variant_outcome(name, s, v, &play)?;
+    }
     if !attempts.is_empty() {
         out += "\nwhy (by 6.12's rules):\n";
         for a in &attempts {
@@ -80,6 +83,17 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
         }
     }
     Ok((out, verdict))
+}
+
+/// The scenario's historical kernel on the same starting state: its
+/// outcome in a line (`pfnscope compare` shows both traces side by side).
+fn variant_outcome(name: &str, s: &Scenario, variant: &str, play: &pfnscope_core::Op) -> Result<String, String> {
+    let against = pfnscope_view::compare::Against::parse(variant)?;
+    let contest = against.contest(play)?;
+    let base = s.build().map_err(|e| e.to_string())?;
+    let cmp = pfnscope_view::compare::Comparison::new(&base, contest);
+    let o = &cmp.right.outcome;
+    Ok(format!("{} on the same state: {} ({} steps; `pfnscope compare --scenario {name} --against {variant}` shows both)\n", cmp.right.label, o.text, cmp.right.trace.steps.len()))
 }
 
 /// `pfnscope contiguity`: the summary, then the windows.

@@ -319,6 +319,7 @@ impl MachineSpec {
     }
 
     /// The presets by name, as the UI and the command line offer them.
+    #[inline(never)]
     pub fn preset(name: &str) -> Option<MachineSpec> {
         Some(match name {
             "teaching-16m" => MachineSpec::teaching_16m(),

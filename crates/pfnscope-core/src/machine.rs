@@ -666,6 +666,7 @@ fn managed_pages(z: &crate::geometry::ZoneSpec) -> u64 {
     z.span.len().saturating_sub(holes + reserved)
 }
 
+#[inline(never)]
 pub(crate) fn validate(spec: &MachineSpec) -> Result<()> {
     let bad = |s: String| Err(Error::BadMachine(s));
     if spec.zones.is_empty() {

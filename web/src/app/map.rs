@@ -26,7 +26,7 @@ pub enum MapMsg {
 }
 
 impl App {
-    pub(super) fn update_map(&mut self, msg: MapMsg) -> bool {
+    pub(super) fn update_map(&mut self, ctx: &Context<Self>, msg: MapMsg) -> bool {
         match msg {
             MapMsg::Minimap => {
                 self.minimap_timer = None;
@@ -37,7 +37,7 @@ impl App {
                 true
             }
             MapMsg::Resize => {
-                let (w, h) = map_size_for_window();
+                let (w, h) = if ctx.props().embed { embed_map_size() } else { map_size_for_window() };
                 self.move_view(|s| {
                     s.resize(w, h);
                     s.follow_step();

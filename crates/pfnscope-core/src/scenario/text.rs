@@ -160,6 +160,7 @@ pub const OPS: [(&str, &str); 24] = [
 ];
 
 /// An operation from its words (name first).
+#[inline(never)]
 fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Op, Fail> {
     let (name_col, name) = *ws.first().ok_or((end_col, "missing the operation".to_string()))?;
     let mut a = Args { words: &ws[1..], at: 0, end_col, pfns: Vec::new() };
@@ -263,6 +264,7 @@ pub fn op_words(op: &Op) -> String {
 
 /// `page PFN KIND [order N] [lru-batch] [pinned|longterm-pinned] [dirty] [writeback] [locked]`:
 /// the page placed, then pinned and flagged.
+#[inline(never)]
 fn parse_page(ws: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Vec<Op>, Fail> {
     let mut a = Args { words: ws, at: 0, end_col, pfns: Vec::new() };
     let pfn = a.pfn("the PFN")?;
@@ -673,6 +675,7 @@ impl Scenario {
 }
 
 /// `expect ok`, `expect fail`, `expect -EBUSY`, with `at PFN` after a failure.
+#[inline(never)]
 fn parse_expect(args: &[Word], end_col: usize, pfns: &mut Vec<(usize, usize, u64)>, line: usize) -> Result<Expect, Fail> {
     let (col, what) = *args.first().ok_or((end_col, "expect: missing ok, fail or an error such as -EBUSY".to_string()))?;
     let mut e = match what {
