@@ -277,7 +277,7 @@ impl App {
 
     /// Runs an operation from a form on the session: reports its result,
     /// shows its trace. False (no redraw) before a session exists.
-    fn operate(&mut self, op: impl FnOnce(&mut Session, &Form) -> Result<String, String>) -> bool {
+    fn operate(&mut self, op: &mut dyn FnMut(&mut Session, &Form) -> Result<String, String>) -> bool {
         let Some(s) = &mut self.session else { return false };
         self.playing = None;
         self.contiguity_job = None;
@@ -290,7 +290,7 @@ impl App {
 
     /// Moves the trace player: the state changes, so map and minimap redraw.
     /// Moves the view only: the minimap keeps its pixels.
-    fn move_view(&mut self, f: impl FnOnce(&mut Session)) -> bool {
+    fn move_view(&mut self, f: &mut dyn FnMut(&mut Session)) -> bool {
         let Some(s) = &mut self.session else { return false };
         f(s);
         self.redraw();
@@ -507,7 +507,7 @@ impl Component for App {
                 ctx.link().send_message(Msg::Scenario(ScenarioMsg::Open(Source::Builtin(name.into()), String::new())));
                 false
             }
-            Msg::RunOp => self.operate(|s, f| {
+            Msg::RunOp => self.operate(&mut |s, f| {
                 let page = s.machine.geometry().page_size();
                 pfnscope_view::session::op_from_form(&f.op_name, &f.op_args, page).and_then(|op| s.run_op(&op))
             }),
@@ -527,8 +527,8 @@ impl Component for App {
                 self.form.set(f, v);
                 redraw
             }
-            Msg::Alloc => self.operate(|s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
-            Msg::Free => self.operate(|s, f| s.free_pages(&f.free_pfn, &f.free_order)),
+            Msg::Alloc => self.operate(&mut |s, f| s.alloc_pages(&f.gfp, &f.order, &f.kind)),
+            Msg::Free => self.operate(&mut |s, f| s.free_pages(&f.free_pfn, &f.free_order)),
             Msg::ToggleTheme => {
                 let Some(s) = &mut self.session else { return false };
                 s.theme = match s.theme {
@@ -616,6 +616,7 @@ impl Component for App {
                 <main>
                     <section class="map-pane">
                         if let Some(s) = &self.session {
+                            { crate::lesson::lesson_panel(s, link, true) }
                             <div class="map-toolbar">
                                 <span class="title">{ &s.scenario.title }</span>
                                 <span class="spacer"></span>
@@ -654,7 +655,7 @@ impl Component for App {
                     </section>
                     <aside>
                         if let Some(s) = &self.session {
-                            { crate::lesson::lesson_panel(s, link) }
+                            { crate::lesson::lesson_panel(s, link, false) }
                             { player(s, link, self.playing.is_some(), self.speed) }
                             { diagnosis_panel(s, link) }
                             if seeds_first {
@@ -744,7 +745,7 @@ impl App {
                     </div>
                     { self.map_view(s, link) }
                     <div class="embed-below">
-                        { crate::lesson::lesson_panel(s, link) }
+                        { crate::lesson::lesson_panel(s, link, false) }
                         { player(s, link, self.playing.is_some(), self.speed) }
                     </div>
                 } else {

@@ -13,7 +13,10 @@ fn paragraphs(text: &str, class: &'static str) -> Html {
     text.split('\n').filter(|p| !p.trim().is_empty()).map(|p| html! { <p class={class}>{ p }</p> }).collect()
 }
 
-pub fn lesson_panel(s: &Session, link: &Scope<App>) -> Html {
+/// The lesson panel. `top` is its copy above the map, shown instead of the
+/// one beside it when the window is too narrow for the side column (its
+/// buttons carry no ids: the side copy's are the page's).
+pub fn lesson_panel(s: &Session, link: &Scope<App>, top: bool) -> Html {
     let (Some(l), Some(p)) = (&s.lesson, &s.player) else { return Html::default() };
     let cursor = p.cursor;
     let current = l.current(cursor);
@@ -39,13 +42,13 @@ pub fn lesson_panel(s: &Session, link: &Scope<App>) -> Html {
         None => html! { <p class="hint">{ "The lesson starts at its first checkpoint: press ] to go there." }</p> },
     };
     html! {
-        <section class="panel lesson" aria-live="polite">
+        <section class={if top { "panel lesson lesson-top" } else { "panel lesson lesson-side" }} aria-live={(!top).then_some("polite")}>
             <h2>{ "Lesson" }<span class="lesson-pos">{ format!(" · checkpoint {} of {n}", current.map_or(0, |i| i + 1)) }</span></h2>
             { body }
             <div class="lesson-buttons">
-                <button id="checkpoint-prev" title="The previous checkpoint ([)" disabled={l.previous(cursor).is_none()}
+                <button id={(!top).then_some("checkpoint-prev")} title="The previous checkpoint ([)" disabled={l.previous(cursor).is_none()}
                     onclick={link.callback(|_| Msg::Scenario(ScenarioMsg::Checkpoint(false)))}>{ "◀ checkpoint" }</button>
-                <button id="checkpoint-next" title="The next checkpoint (])" disabled={l.next(cursor).is_none()}
+                <button id={(!top).then_some("checkpoint-next")} title="The next checkpoint (])" disabled={l.next(cursor).is_none()}
                     onclick={link.callback(|_| Msg::Scenario(ScenarioMsg::Checkpoint(true)))}>{ "checkpoint ▶" }</button>
             </div>
         </section>

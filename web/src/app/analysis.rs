@@ -134,8 +134,8 @@ impl App {
                 self.redraw_all();
                 true
             }
-            AnalysisMsg::CompareStep(d) => self.move_compare(|c| c.step_by(d)),
-            AnalysisMsg::CompareSeek(t) => self.move_compare(|c| c.seek(t)),
+            AnalysisMsg::CompareStep(d) => self.move_compare(&mut |c| c.step_by(d)),
+            AnalysisMsg::CompareSeek(t) => self.move_compare(&mut |c| c.seek(t)),
             AnalysisMsg::CompareClose => {
                 self.compare = None;
                 true
@@ -145,7 +145,7 @@ impl App {
     }
 
     /// Moves the comparison and redraws both of its maps.
-    fn move_compare(&mut self, f: impl FnOnce(&mut pfnscope_view::compare::Comparison)) -> bool {
+    fn move_compare(&mut self, f: &mut dyn FnMut(&mut pfnscope_view::compare::Comparison)) -> bool {
         let (Some(c), Some(s)) = (&mut self.compare, &self.session) else { return false };
         f(&mut c.cmp);
         c.redraw(&s.palette());

@@ -38,7 +38,7 @@ impl App {
             }
             MapMsg::Resize => {
                 let (w, h) = if ctx.props().embed { embed_map_size() } else { map_size_for_window() };
-                self.move_view(|s| {
+                self.move_view(&mut |s| {
                     s.resize(w, h);
                     s.follow_step();
                 })
@@ -65,22 +65,22 @@ impl App {
             }
             MapMsg::Zoom(dz, at) => {
                 self.hover = None;
-                self.move_view(|s| {
+                self.move_view(&mut |s| {
                     let (x, y) = at.unwrap_or((s.viewport.width / 2, s.viewport.height / 2));
                     s.follow = false;
                     let v = s.room_view().zoom_at(x, y, dz);
                     s.set_view(v);
                 })
             }
-            MapMsg::Fit => self.move_view(|s| {
+            MapMsg::Fit => self.move_view(&mut |s| {
                 s.follow = false;
                 s.fit();
             }),
-            MapMsg::JumpTo(pfn) => self.move_view(|s| {
+            MapMsg::JumpTo(pfn) => self.move_view(&mut |s| {
                 s.follow = false;
                 s.jump_to(pfn);
             }),
-            MapMsg::Scroll(rows) => self.move_view(|s| {
+            MapMsg::Scroll(rows) => self.move_view(&mut |s| {
                 s.follow = false;
                 let v = s.room_view().scroll(rows);
                 s.set_view(v);
@@ -96,11 +96,11 @@ impl App {
                 self.hover = None;
                 true
             }
-            MapMsg::Focus(pfn, pages) => self.move_view(|s| {
+            MapMsg::Focus(pfn, pages) => self.move_view(&mut |s| {
                 s.follow = false;
                 s.focus_on(pfn, pages);
             }),
-            MapMsg::ToggleFollow => self.move_view(|s| {
+            MapMsg::ToggleFollow => self.move_view(&mut |s| {
                 s.follow = !s.follow;
                 s.follow_step();
             }),

@@ -54,18 +54,18 @@ impl App {
                     // machine for the minimap on every step is too much work
                     // for large machines. Animations fit inside a tick.
                     let tick_ms = 1000.0 / self.speed.max(1) as f64;
-                    self.step_player(ctx, |s| s.step_by(1), tick_ms * 0.8);
+                    self.step_player(ctx, &mut |s| s.step_by(1), tick_ms * 0.8);
                 }
                 true
             }
-            PlayerMsg::StepBy(d) => self.move_player(ctx, |s| s.step_by(d)),
-            PlayerMsg::Seek(c) => self.move_player(ctx, |s| s.seek(c)),
-            PlayerMsg::Jump(fwd) => self.move_player(ctx, |s| s.jump_to_event(fwd)),
+            PlayerMsg::StepBy(d) => self.move_player(ctx, &mut |s| s.step_by(d)),
+            PlayerMsg::Seek(c) => self.move_player(ctx, &mut |s| s.seek(c)),
+            PlayerMsg::Jump(fwd) => self.move_player(ctx, &mut |s| s.jump_to_event(fwd)),
             PlayerMsg::AnimFrame => self.anim_frame(ctx),
         }
     }
 
-    pub(super) fn move_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session)) -> bool {
+    pub(super) fn move_player(&mut self, ctx: &Context<Self>, f: &mut dyn FnMut(&mut Session)) -> bool {
         self.step_player(ctx, f, crate::animation::STEP_MS);
         // The minimap draws the whole machine: it catches up once the
         // steps pause, so a step costs only what it changed.
@@ -77,7 +77,7 @@ impl App {
     /// Moves the player and animates the change when it is one step: a
     /// fade (with migrations travelling) in the same view, or a pan when
     /// the camera moved. Any running animation gives way at once.
-    fn step_player(&mut self, ctx: &Context<Self>, f: impl FnOnce(&mut Session), max_ms: f64) {
+    fn step_player(&mut self, ctx: &Context<Self>, f: &mut dyn FnMut(&mut Session), max_ms: f64) {
         use crate::animation::{now, Anim, AnimKind};
         self.anim = None;
         self.anim_timer = None;

@@ -137,7 +137,7 @@ impl App {
                 }
                 true
             }
-            ScenarioMsg::Checkpoint(forward) => self.move_player(ctx, |s| if forward { s.next_checkpoint() } else { s.previous_checkpoint() }),
+            ScenarioMsg::Checkpoint(forward) => self.move_player(ctx, &mut |s| if forward { s.next_checkpoint() } else { s.previous_checkpoint() }),
             ScenarioMsg::Png(what) => {
                 let r = match what {
                     "map" => crate::export::download_png(&crate::export::MAP_LAYERS, "pfnscope-map.png", 1).map(|()| "saved the map as pfnscope-map.png"),
