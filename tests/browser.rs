@@ -642,3 +642,13 @@ async fn a_scenario_file_opens_or_is_refused_with_line_and_column() {
     assert!(root.query_selector(".gallery-overlay").unwrap().is_none());
     assert_eq!(text(&root, ".map-toolbar .title"), "A tiny board");
 }
+
+/// A link whose packed scenario is damaged, or names a file that is not
+/// a scenario, says so and opens the default scenario.
+#[wasm_bindgen_test]
+async fn a_damaged_link_is_reported_and_the_default_opens() {
+    let root = mount(props_of("?s=bm90IGEgc2NlbmFyaW8")).await;
+    let msg = text(&root, ".notice.error");
+    assert!(msg.starts_with("the link's scenario:") && msg.ends_with("showing the default scenario"), "{msg}");
+    assert!(text(&root, ".map-toolbar .title").starts_with("A desktop's memory after a day"));
+}

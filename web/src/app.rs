@@ -243,7 +243,7 @@ pub struct App {
 }
 
 impl App {
-    fn begin_build(&mut self, ctx: &Context<Self>, scenario: &Scenario) {
+    pub(super) fn begin_build(&mut self, ctx: &Context<Self>, scenario: &Scenario) {
         match Session::start_build(scenario) {
             Ok(b) => {
                 self.build = Some(b);
@@ -322,7 +322,7 @@ impl App {
         self.redraw();
     }
 
-    fn report(&mut self, r: Result<String, String>) {
+    pub(super) fn report(&mut self, r: Result<String, String>) {
         self.notice = Some(match r {
             Ok(m) => Notice::Info(m),
             Err(e) => Notice::Error(e),

@@ -58,10 +58,17 @@ impl App {
                         self.builtin = name.filter(|_| plain);
                         self.open_scenario(ctx, s);
                     }
-                    // Nothing is half-loaded: the current view stays.
+                    // Nothing is half-loaded: the current view stays, or, when
+                    // a link's scenario was to be the first, the default opens.
                     Err(e) => {
                         self.pending_link = None;
-                        self.notice = Some(Notice::Error(format!("{what}: {e}")));
+                        if self.session.is_none() && self.build.is_none() {
+                            self.notice = Some(Notice::Error(format!("{what}: {e}; showing the default scenario")));
+                            self.builtin = Some("default".into());
+                            self.begin_build(ctx, &Scenario::default());
+                        } else {
+                            self.notice = Some(Notice::Error(format!("{what}: {e}")));
+                        }
                     }
                 }
                 true
