@@ -249,13 +249,7 @@ pub fn import_panel(form: &Form, link: &Scope<App>) -> Html {
     html! {
         <section class="panel import">
             <h2 title="From `pfnscope capture` or copies of /proc files">{ "Import a real machine" }</h2>
-            <label class="file">{ "snapshot file " }
-                <input id="import-file" type="file" accept=".pfns,.gz,application/gzip"
-                    onchange={link.batch_callback(|e: Event| {
-                        let input = e.target_unchecked_into::<HtmlInputElement>();
-                        input.files().and_then(|f| f.get(0)).map(|f| Msg::Import(ImportMsg::File(f)))
-                    })} />
-            </label>
+            { crate::widgets::file_input(link, "import-file", ".pfns,.gz,application/gzip", "snapshot file ", |f| Msg::Import(ImportMsg::File(f))) }
             <p class="hint">{ "…or drop it on the map. Make one with " }<code>{ "sudo pfnscope capture -o m.pfns" }</code>{ "." }</p>
             <textarea id="paste" rows="3" placeholder="or paste /proc/buddyinfo here" value={text}
                 oninput={link.callback(|e: InputEvent| Msg::Field(Field::Paste, e.target_unchecked_into::<web_sys::HtmlTextAreaElement>().value()))} />
@@ -270,13 +264,7 @@ pub fn scenario_file_panel(link: &Scope<App>) -> Html {
     html! {
         <section class="panel scenario-file">
             <h2 title="A text file: machine, starting state, operation, expected outcome and lesson (docs/scenarios.md)">{ "Scenario files" }</h2>
-            <label class="file">{ "open scenario file " }
-                <input id="scenario-file" type="file" accept=".scenario,text/plain"
-                    onchange={link.batch_callback(|e: Event| {
-                        let input = e.target_unchecked_into::<HtmlInputElement>();
-                        input.files().and_then(|f| f.get(0)).map(|f| Msg::Scenario(crate::app::ScenarioMsg::File(f)))
-                    })} />
-            </label>
+            { crate::widgets::file_input(link, "scenario-file", ".scenario,text/plain", "open scenario file ", |f| Msg::Scenario(crate::app::ScenarioMsg::File(f))) }
             <div>
                 { crate::widgets::button(link, "scenario-yours", "", "Every scenario file opened in this browser, in the gallery", "your scenarios", || Msg::Gallery(crate::app::GalleryMsg::Open)) }
                 { crate::widgets::button(link, "scenario-export", "", "Save this scenario as a file to edit", "save as file", || Msg::Scenario(crate::app::ScenarioMsg::Export)) }

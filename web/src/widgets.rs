@@ -15,3 +15,16 @@ pub fn button(link: &Scope<App>, id: &'static str, class: &'static str, title: &
             onclick={link.callback(move |_| msg())}>{ label }</button>
     }
 }
+
+/// A labelled file chooser that sends the chosen file.
+pub fn file_input(link: &Scope<App>, id: &'static str, accept: &'static str, label: &'static str, msg: fn(web_sys::File) -> Msg) -> Html {
+    html! {
+        <label class="file">{ label }
+            <input id={id} type="file" accept={accept}
+                onchange={link.batch_callback(move |e: Event| {
+                    let input = e.target_unchecked_into::<web_sys::HtmlInputElement>();
+                    input.files().and_then(|f| f.get(0)).map(msg)
+                })} />
+        </label>
+    }
+}
