@@ -173,12 +173,30 @@ impl Machine {
                 p += 1 << w.order();
                 continue;
             }
-            if let Some(u) = w.as_in_use() {
-                if u.flags.contains(crate::page::PageFlags::LRU) || u.kind == crate::page::PageKind::MovableOps {
-                    movable += 1;
-                }
+            let Some(u) = w.as_in_use() else {
+                p += 1;
+                continue;
+            };
+            // PageLRU() reads the folio's head (PF_HEAD): every page of an
+            // LRU folio counts, tails too; __PageMovable() reads the page's
+            // own mapping, which only a head has. The kernel steps page by
+            // page; a folio's pages are counted at once.
+            use crate::page::PageFlags;
+            let (head, end_of_folio) = match (u.flags.contains(PageFlags::TAIL), u.flags.contains(PageFlags::HEAD)) {
+                (true, _) => match self.allocation_at(p) {
+                    Some((h, o)) => (self.page(h).as_in_use().unwrap_or(u), h + (1 << o)),
+                    None => (u, p + 1),
+                },
+                (false, true) => (u, p + (1 << u.compound_order)),
+                _ => (u, p + 1),
+            };
+            let run = end_of_folio.min(end) - p;
+            if head.flags.contains(PageFlags::LRU) {
+                movable += run;
+            } else if u.kind == crate::page::PageKind::MovableOps && !u.flags.contains(PageFlags::TAIL) {
+                movable += 1;
             }
-            p += 1;
+            p += run;
         }
         Some((start, free, movable))
     }
