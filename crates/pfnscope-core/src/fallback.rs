@@ -363,6 +363,21 @@ mod tests {
         Machine::new(MachineSpec::teaching_16m()).unwrap()
     }
 
+    /// PageLRU() of a tail page reads its head: an anon THP's 256 pages all
+    /// count as movable, so a pageblock mostly of anon folios is not
+    /// claimed by an unmovable fallback; a slab page counts as alike.
+    #[test]
+    fn every_page_of_an_lru_folio_counts_as_movable() {
+        let mut m = machine();
+        m.alloc_pages_at(0x200, 8, PageKind::Anon).unwrap();
+        m.alloc_pages_at(0x300, 0, PageKind::Anon).unwrap();
+        m.alloc_pages_at(0x301, 0, PageKind::SlabUnmovable).unwrap();
+        m.lru_add_drain_all();
+        let zi = m.zone_of(0x200).unwrap();
+        let (start, free, movable) = m.prep_move_freepages_block(zi, 0x2a0, true).unwrap();
+        assert_eq!((start, free, movable), (0x200, 512 - 258, 257));
+    }
+
     #[test]
     fn unmovable_fallback_takes_the_largest_movable_block_and_claims_it() {
         let mut m = machine();
