@@ -19,16 +19,25 @@ export function pfnscope_save_text(name, text) {
 }
 // Layers (canvases by id, drawn in order at the first one's size) into
 // one PNG; with parts > 1, the picture cut into that many equal columns,
-// one PNG each.
+// one PNG each. A 'ruler' layer goes to the left of the others, on the
+// page's background.
 export function pfnscope_save_png(ids, name, parts) {
-  const layers = ids.map(id => document.getElementById(id)).filter(c => c);
+  const ruler = ids[0] === 'ruler' ? document.getElementById('ruler') : null;
+  const layers = ids.filter(id => id !== 'ruler').map(id => document.getElementById(id)).filter(c => c);
   if (!layers.length) return false;
+  const left = ruler ? ruler.width : 0;
   const w = layers[0].width, h = layers[0].height, pw = Math.floor(w / parts);
   for (let i = 0; i < parts; i++) {
     const out = document.createElement('canvas');
-    out.width = pw; out.height = h;
+    out.width = pw + left; out.height = h;
     const ctx = out.getContext('2d');
-    for (const c of layers) ctx.drawImage(c, i * pw, 0, pw, h, 0, 0, pw, h);
+    if (ruler) {
+      const app = document.querySelector('.app');
+      ctx.fillStyle = app ? getComputedStyle(app).backgroundColor : '#fff';
+      ctx.fillRect(0, 0, out.width, h);
+      ctx.drawImage(ruler, 0, 0);
+    }
+    for (const c of layers) ctx.drawImage(c, i * pw, 0, pw, h, left, 0, pw, h);
     out.toBlob(b => save(b, parts > 1 ? name.replace('.png', '-' + (i + 1) + '.png') : name), 'image/png');
   }
   return true;
@@ -68,8 +77,11 @@ extern "C" {
     fn pfnscope_record_stop(name: &str);
 }
 
-/// The map's layers, bottom first: cells, then words.
-pub const MAP_LAYERS: [&str; 2] = ["pfn-map", "map-text"];
+/// The map's layers: the ruler beside it, then cells and words.
+pub const MAP_LAYERS: [&str; 3] = ["ruler", "pfn-map", "map-text"];
+
+/// What the video records: the cells and their words.
+const VIDEO_LAYERS: [&str; 2] = ["pfn-map", "map-text"];
 
 fn ids(ids: &[&str]) -> Vec<JsValue> {
     ids.iter().map(|s| JsValue::from_str(s)).collect()
@@ -87,13 +99,13 @@ pub fn download_png(layers: &[&str], name: &str, parts: u32) -> Result<(), Strin
     if pfnscope_save_png(ids(layers), name, parts.max(1)) {
         Ok(())
     } else {
-        Err(format!("nothing to save: no {} on the page", layers[0]))
+        Err(format!("nothing to save: no {} on the page", layers[layers.len() - 1]))
     }
 }
 
 /// Starts recording the map as video; false when the browser cannot.
 pub fn record_start() -> bool {
-    pfnscope_record_start(ids(&MAP_LAYERS))
+    pfnscope_record_start(ids(&VIDEO_LAYERS))
 }
 
 /// Stops recording and downloads the video.
