@@ -610,6 +610,10 @@ impl Component for App {
                 { for building }
                 { for importing }
                 { for notice }
+                if let Some(url) = &self.share_url {
+                    <div class="share-url"><label>{ "link " }<input id="share-url" readonly=true value={url.clone()} /></label>
+                        <span class="hint">{ " embed: " }<code>{ format!("<iframe src=\"{url}&embed=1\" width=\"800\" height=\"600\"></iframe>") }</code></span></div>
+                }
                 if let Some(c) = &self.compare {
                     { compare_view(c, link) }
                 } else {
@@ -633,10 +637,6 @@ impl Component for App {
                                 <button id="record" class={if self.recording { "toggle on" } else { "toggle" }} title="Record the trace played from the start as a WebM video for slides"
                                     onclick={link.callback(|_| Msg::Scenario(ScenarioMsg::Record))}>{ if self.recording { "■ stop" } else { "video" } }</button>
                             </div>
-                            if let Some(url) = &self.share_url {
-                                <div class="share-url"><label>{ "link " }<input id="share-url" readonly=true value={url.clone()} /></label>
-                                    <span class="hint">{ " embed: " }<code>{ format!("<iframe src=\"{url}&embed=1\" width=\"800\" height=\"600\"></iframe>") }</code></span></div>
-                            }
                             { self.map_view(s, link) }
                             <div class="under-map">
                                 { legend(&s.palette(), &s.machine) }

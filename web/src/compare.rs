@@ -92,6 +92,7 @@ pub fn compare_view(st: &CompareState, link: &Scope<App>) -> Html {
             <div class="compare-head">
                 <h2>{ c.contest.title() }</h2>
                 <span class="spacer"></span>
+                { crate::widgets::button(link, "compare-share", "", "Copy a link that reopens this comparison", "copy link", || Msg::Scenario(crate::app::ScenarioMsg::Share)) }
                 { crate::widgets::button(link, "compare-close", "", "Back to the single map (Esc)", "close", || Msg::Analysis(AnalysisMsg::CompareClose)) }
             </div>
             <p class="hint">{ "The same starting state in both. Both maps step together through matching phases; a side that has no such phase waits. The historical side is the seed's code on the kernel it ran on, never merged into 6.12 as it stands." }</p>

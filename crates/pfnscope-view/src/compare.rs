@@ -76,6 +76,14 @@ pub enum Contest {
 }
 
 impl Contest {
+    /// The historical kernel played against 6.12.
+    pub fn against(self) -> Against {
+        match self {
+            Contest::RangeV49 { .. } => Against::V49,
+            Contest::Pages2010 { .. } => Against::Rfc2010,
+        }
+    }
+
     /// The two sides' labels.
     pub fn labels(self) -> (&'static str, &'static str) {
         match self {

@@ -102,7 +102,7 @@ impl App {
                     self.notice = Some(Notice::Error("an imported machine has no scenario to put in a link; share its snapshot file instead".into()));
                     return true;
                 }
-                let base = Link::of(s, Source::Default, false);
+                let base = Link { compare: self.compare.as_ref().map(|c| c.cmp.contest.against()), ..Link::of(s, Source::Default, false) };
                 let embed = ctx.props().embed;
                 let text = s.scenario.to_text();
                 let named = self.builtin.clone();
