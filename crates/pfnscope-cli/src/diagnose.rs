@@ -68,8 +68,15 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
         return Ok((serde_json::to_string_pretty(&out).expect("json") + "\n", verdict));
     }
     let mut out = format!("{}\n{}\n\n", s.title, trace.title);
+    // Where the lesson's checkpoints stand, for whoever writes one.
+    let at = cursors.as_ref().map(|c| c.clone()).unwrap_or_default();
+    let mark = |cursor: Option<usize>| -> String {
+        at.iter().enumerate().filter(|(_, c)| **c == cursor).map(|(k, _)| format!("       ── checkpoint {}\n", k + 1)).collect()
+    };
+    out += &mark(None);
     for (i, st) in trace.steps.iter().enumerate() {
         out += &format!("{:>5}  {:<32} {}\n", i + 1, st.func.name(), st.text);
+        out += &mark(Some(i));
     }
     out += &format!("\n{}: {}\n", if ok { "ok" } else { "failed" }, result.unwrap_or_else(|e| e));
     out += &format!("expected: {} ({})\n", expect.describe(), if verdict.is_ok() { "as expected" } else { "NOT as expected" });
