@@ -605,10 +605,14 @@ impl Machine {
             .cloned()
             .or_else(|| no_target.clone())
             .or_else(|| test_stage.iter().min_by_key(|b| b.pfn).cloned());
-        let mut all: BTreeMap<u64, Blocker> = BTreeMap::new();
-        for b in isolation.into_iter().chain(no_target).chain(test_stage) {
-            all.entry(b.pfn).or_insert(b);
-        }
+        // By PFN, the first stage's blocker of each page kept. The keys
+        // are plain u64 (PFN, then place) so the sort shares its code with
+        // the other u64 sorts (PFNs are below 2^32).
+        let found: Vec<Blocker> = isolation.into_iter().chain(no_target).chain(test_stage).collect();
+        let mut keys: Vec<u64> = found.iter().enumerate().map(|(i, b)| b.pfn << 32 | i as u64).collect();
+        keys.sort_unstable();
+        keys.dedup_by_key(|k| *k >> 32);
+        let all: Vec<Blocker> = keys.iter().map(|k| found[(*k & 0xffff_ffff) as usize].clone()).collect();
         let verdict = match (&first, pages_to_migrate + pages_to_drop) {
             (Some(_), _) => Verdict::Blocked,
             (None, 0) => Verdict::Free,
@@ -618,7 +622,7 @@ impl Machine {
             range: PfnRange::new(start, end),
             verdict,
             first,
-            blockers: all.into_values().collect(),
+            blockers: all,
             folios_to_migrate,
             pages_to_migrate,
             folios_to_drop,

@@ -52,7 +52,7 @@ pub fn reconstruct(s: &Snapshot) -> Result<Imported> {
 enum Source {
     Flags { first: u64, flags: Vec<u64> },
     /// Free blocks placed from the counts, with their pageblock types.
-    Synth { free: std::collections::BTreeSet<(u64, u8)> },
+    Synth { free: Vec<(u64, u8)> },
 }
 
 enum Stage {
@@ -71,7 +71,7 @@ pub struct ImportJob {
     synthesized: bool,
     source: Source,
     targets: Vec<Option<[u64; 6]>>,
-    types: std::collections::BTreeMap<u64, MigrateType>,
+    types: BlockTypes,
     stage: Stage,
     total: u64,
     done: u64,
@@ -140,12 +140,12 @@ impl ImportJob {
                 }
                 notes.push("pageblock migratetypes are not exported per PFN: they were assigned to match pagetypeinfo's counts".into());
                 let start = spec.zones[0].span.start;
-                (Source::Flags { first, flags }, false, Default::default(), Stage::Types { zi: 0, next: start, unmovable: Vec::new() }, 2 * span)
+                (Source::Flags { first, flags }, false, BlockTypes::new(&spec), Stage::Types { zi: 0, next: start, unmovable: Vec::new() }, 2 * span)
             }
             None => {
                 notes.push("no kpageflags: the page layout is synthesized from the counts and is not the machine's real layout".into());
                 let (free, types) = synth_layout(&spec, &buddy, &targets)?;
-                let m = Machine::layout_begin(spec.clone(), |p| types.get(&(p & !(geo.pageblock_nr_pages() - 1))).copied().unwrap_or(MigrateType::Movable))
+                let m = Machine::layout_begin(spec.clone(), |p| types.get(p))
                     .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
                 let start = spec.zones[0].span.start;
                 (Source::Synth { free }, true, types, Stage::Layout { m: Box::new(m), zi: 0, next: start }, span)
@@ -189,13 +189,13 @@ impl ImportJob {
                     if *next >= z.end {
                         let blocks = (first_block..z.end).step_by(nr as usize);
                         for (b, mt) in blocks.zip(assign_types(unmovable, self.targets[*zi])) {
-                            self.types.insert(b, mt);
+                            self.types.set(b, mt);
                         }
                         if *zi + 1 < self.spec.zones.len() {
                             self.stage = Stage::Types { zi: *zi + 1, next: 0, unmovable: Vec::new() };
                         } else {
                             let types = &self.types;
-                            let m = Machine::layout_begin(self.spec.clone(), |p| types.get(&(p & !(nr - 1))).copied().unwrap_or(MigrateType::Movable))
+                            let m = Machine::layout_begin(self.spec.clone(), |p| types.get(p))
                                 .map_err(|e| ImportError::new("zoneinfo", Place::File, e.to_string()))?;
                             let start = self.spec.zones[0].span.start;
                             self.stage = Stage::Layout { m: Box::new(m), zi: 0, next: start };
@@ -215,8 +215,11 @@ impl ImportJob {
                         }
                         Source::Synth { free } => {
                             let types = &self.types;
-                            let page = |pfn: u64| synth_page(types, nr, pfn);
-                            let is_free = |pfn: u64| free.range(..=(pfn, u8::MAX)).next_back().is_some_and(|&(p, o)| pfn < p + (1 << o));
+                            let page = |pfn: u64| synth_page(types, pfn);
+                            let is_free = |pfn: u64| {
+                                let i = free.partition_point(|&(p, _)| p <= pfn);
+                                i > 0 && pfn < free[i - 1].0 + (1 << free[i - 1].1)
+                            };
                             m.layout_fill(*zi, *next, to, &page, &is_free);
                         }
                     }
@@ -318,9 +321,36 @@ impl FlagsView<'_> {
     }
 }
 
+/// Pageblock types by pageblock from the machine's first one; a block
+/// never typed is MOVABLE.
+#[derive(Clone, Debug)]
+struct BlockTypes {
+    /// The first pageblock's number (PFN >> pageblock_order).
+    base: u64,
+    order: u8,
+    types: Vec<MigrateType>,
+}
+
+impl BlockTypes {
+    fn new(spec: &MachineSpec) -> BlockTypes {
+        let (span, order) = (spec.span(), spec.geometry.pageblock_order);
+        let base = span.start >> order;
+        let len = (span.end.saturating_sub(1) >> order) + 1 - base;
+        BlockTypes { base, order, types: vec![MigrateType::Movable; len as usize] }
+    }
+    fn set(&mut self, block: u64, mt: MigrateType) {
+        if let Some(t) = self.types.get_mut(((block >> self.order).wrapping_sub(self.base)) as usize) {
+            *t = mt;
+        }
+    }
+    fn get(&self, pfn: u64) -> MigrateType {
+        self.types.get(((pfn >> self.order).wrapping_sub(self.base)) as usize).copied().unwrap_or(MigrateType::Movable)
+    }
+}
+
 /// A synthesized page: a kind that suits its pageblock's type.
-fn synth_page(types: &std::collections::BTreeMap<u64, MigrateType>, nr: u64, pfn: u64) -> Option<InUse> {
-    let mt = types.get(&(pfn & !(nr - 1))).copied().unwrap_or(MigrateType::Movable);
+fn synth_page(types: &BlockTypes, pfn: u64) -> Option<InUse> {
+    let mt = types.get(pfn);
     let k = match mt {
         MigrateType::Unmovable | MigrateType::HighAtomic => PageKind::Kernel,
         MigrateType::Reclaimable => PageKind::SlabReclaimable,
@@ -333,11 +363,12 @@ fn synth_page(types: &std::collections::BTreeMap<u64, MigrateType>, nr: u64, pfn
 /// Places the buddyinfo counts' free blocks from each zone's start, each
 /// with its buddy in use, and types the pageblocks in order.
 #[allow(clippy::type_complexity)]
-fn synth_layout(spec: &MachineSpec, buddy: &[crate::procfs::BuddyRow], targets: &[Option<[u64; 6]>]) -> Result<(std::collections::BTreeSet<(u64, u8)>, std::collections::BTreeMap<u64, MigrateType>)> {
+fn synth_layout(spec: &MachineSpec, buddy: &[crate::procfs::BuddyRow], targets: &[Option<[u64; 6]>]) -> Result<(Vec<(u64, u8)>, BlockTypes)> {
     let geo = spec.geometry;
     let nr = geo.pageblock_nr_pages();
-    let mut free = std::collections::BTreeSet::new();
-    let mut types = std::collections::BTreeMap::new();
+    // In PFN order: zones go up, and each zone's cursor only moves up.
+    let mut free = Vec::new();
+    let mut types = BlockTypes::new(spec);
     for (z, target) in spec.zones.iter().zip(targets) {
         let Some(row) = buddy.iter().find(|r| r.node == 0 && r.zone == z.zone_type.proc_name()) else { continue };
         let mut cursor = z.span.start;
@@ -349,7 +380,7 @@ fn synth_layout(spec: &MachineSpec, buddy: &[crate::procfs::BuddyRow], targets: 
                 if p + size > z.span.end {
                     return Err(ImportError::new("buddyinfo", Place::File, format!("zone {}: the free block counts do not fit its span", z.zone_type.proc_name())));
                 }
-                free.insert((p, order as u8));
+                free.push((p, order as u8));
                 cursor = p + step;
             }
         }
@@ -358,7 +389,7 @@ fn synth_layout(spec: &MachineSpec, buddy: &[crate::procfs::BuddyRow], targets: 
         // Sequential: the first pageblocks unmovable, then reclaimable, ...
         let fake: Vec<u64> = (0..blocks.len() as u64).map(|i| blocks.len() as u64 - i).collect();
         for (b, mt) in blocks.into_iter().zip(assign_types(&fake, *target)) {
-            types.insert(b, mt);
+            types.set(b, mt);
         }
     }
     Ok((free, types))
