@@ -637,15 +637,7 @@ impl Machine {
             out.push(PfnRange::new(pfn, pfn + nr));
         }
         out.extend(self.host_bitmap_changes(&counters));
-        out.sort_by_key(|r| r.start);
-        let mut merged: Vec<PfnRange> = Vec::with_capacity(out.len());
-        for r in out {
-            match merged.last_mut() {
-                Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
-                _ => merged.push(r),
-            }
-        }
-        merged
+        union_of(out)
     }
 
     /// Forgets the journal, keeping the current state: a copy taken to
@@ -657,6 +649,27 @@ impl Machine {
     pub fn set_journaling(&mut self, on: bool) {
         self.store.set_journaling(on);
     }
+}
+
+/// The union of ranges, in PFN order, touching ones merged. Starts and
+/// ends are sorted apart, as plain u64s: the union is the same, and the
+/// web build carries one sort's code fewer.
+fn union_of(ranges: Vec<PfnRange>) -> Vec<PfnRange> {
+    let mut starts: Vec<u64> = ranges.iter().map(|r| r.start).collect();
+    let mut ends: Vec<u64> = ranges.iter().map(|r| r.end).collect();
+    starts.sort_unstable();
+    ends.sort_unstable();
+    let mut merged = Vec::new();
+    let mut i = 0;
+    while i < starts.len() {
+        let start = starts[i];
+        while i + 1 < starts.len() && starts[i + 1] <= ends[i] {
+            i += 1;
+        }
+        merged.push(PfnRange::new(start, ends[i]));
+        i += 1;
+    }
+    merged
 }
 
 /// `managed_pages` of a zone spec: present, not reserved.
@@ -723,6 +736,16 @@ pub(crate) fn validate(spec: &MachineSpec) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sorting starts and ends apart gives the union a sort of the ranges
+    /// would.
+    #[test]
+    fn the_union_of_ranges_merges_overlapping_and_touching_ones() {
+        let r = |a, b| PfnRange::new(a, b);
+        assert_eq!(union_of(vec![r(10, 20), r(0, 5), r(15, 30), r(5, 8), r(40, 41), r(12, 13)]), vec![r(0, 8), r(10, 30), r(40, 41)]);
+        assert_eq!(union_of(vec![r(0, 100), r(10, 20), r(30, 40)]), vec![r(0, 100)]);
+        assert!(union_of(vec![]).is_empty());
+    }
 
     #[test]
     fn boot_frees_all_usable_memory_in_max_order_blocks() {

@@ -33,20 +33,22 @@ impl Card {
     }
 }
 
-/// The cards that match a search, grouped by topic in [`TOPICS`] order,
-/// each group in name order: `(topic, indices into cards)`.
+/// The cards that match a search, grouped by topic: [`TOPICS`] first in
+/// their order, then others as they first appear; within a group, in the
+/// cards' own order (built-ins come by name): `(topic, indices)`.
 pub fn groups(cards: &[Card], search: &str) -> Vec<(String, Vec<usize>)> {
-    let rank = |t: &str| TOPICS.iter().position(|x| *x == t).unwrap_or(TOPICS.len());
-    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut order: Vec<usize> = (0..cards.len()).filter(|&i| cards[i].matches(search)).collect();
-    order.sort_by(|&a, &b| (rank(&cards[a].topic), &cards[a].topic, &cards[a].name).cmp(&(rank(&cards[b].topic), &cards[b].topic, &cards[b].name)));
-    for i in order {
-        match out.last_mut() {
-            Some((t, v)) if *t == cards[i].topic => v.push(i),
-            _ => out.push((cards[i].topic.clone(), vec![i])),
+    let found: Vec<usize> = (0..cards.len()).filter(|&i| cards[i].matches(search)).collect();
+    let mut topics: Vec<&str> = TOPICS.to_vec();
+    for &i in &found {
+        if !topics.contains(&cards[i].topic.as_str()) {
+            topics.push(&cards[i].topic);
         }
     }
-    out
+    topics
+        .into_iter()
+        .map(|t| (t.to_string(), found.iter().copied().filter(|&i| cards[i].topic == t).collect::<Vec<_>>()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
 }
 
 /// A thumbnail of a scenario's stage, `width` pixels wide and at most

@@ -177,7 +177,12 @@ pub fn labels(m: &Machine, v: &Viewport, holes: &[PfnRange]) -> Labels {
     }
     // Zone and region marks win over a row label at the same place; marks
     // that would overlap move down a line, row labels give way instead.
-    out.ruler.sort_by_key(|m| (m.y, m.kind == MarkKind::Row));
+    // (Sorted by plain u64 keys, place last: stable, and no sort code of
+    // its own in the web build.)
+    let mut keys: Vec<u64> = out.ruler.iter().enumerate().map(|(i, m)| (m.y as u64) << 33 | ((m.kind == MarkKind::Row) as u64) << 32 | i as u64).collect();
+    keys.sort_unstable();
+    let mut marks: Vec<Option<RulerMark>> = std::mem::take(&mut out.ruler).into_iter().map(Some).collect();
+    out.ruler = keys.iter().filter_map(|k| marks[(*k & 0xffff_ffff) as usize].take()).collect();
     let mut placed: Vec<RulerMark> = Vec::with_capacity(out.ruler.len());
     for mut mark in std::mem::take(&mut out.ruler) {
         let free = placed.last().map_or(0, |p| p.y + LINE_H);
