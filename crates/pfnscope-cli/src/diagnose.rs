@@ -118,7 +118,7 @@ fn describe(map: &ContiguityMap, what: &str, label: &str, all: bool) -> String {
     let mut out = format!("{what}\n{}\n", map.sentence(label));
     if !map.summary.blocked_by_rule.is_empty() {
         out += "blocked windows by rule:\n";
-        for (rule, n) in &map.summary.blocked_by_rule {
+        for (rule, n) in map.summary.blocked_by_rule.iter() {
             out += &format!("  {rule:<20} {n}\n");
         }
     }

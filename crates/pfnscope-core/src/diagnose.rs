@@ -702,9 +702,49 @@ pub struct ContiguitySummary {
     pub cheapest_pfn: Option<u64>,
     pub cheapest_pages_to_migrate: Option<u64>,
     /// Blocked windows by the rule of the page that blocks them.
-    pub blocked_by_rule: BTreeMap<String, u64>,
+    pub blocked_by_rule: Tally,
     /// Blocked windows by what the blocking page is.
-    pub blocked_by_kind: BTreeMap<String, u64>,
+    pub blocked_by_kind: Tally,
+}
+
+/// Counts by name, in name order; a JSON object of counts. (A sorted
+/// vector rather than a `BTreeMap`: the web build carries no B-tree of
+/// strings for it.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally(Vec<(String, u64)>);
+
+impl Tally {
+    /// Counts one more of `name`.
+    pub fn add(&mut self, name: &str) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (name.to_string(), 1)),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `(name, count)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(k, n)| (k.as_str(), *n))
+    }
+}
+
+impl Serialize for Tally {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, n) in &self.0 {
+            m.serialize_entry(k, n)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Tally {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Tally, D::Error> {
+        Ok(Tally(BTreeMap::<String, u64>::deserialize(d)?.into_iter().collect()))
+    }
 }
 
 /// Where in a machine a contiguous range of one size could still be had.
@@ -729,7 +769,7 @@ impl ContiguityMap {
         }
         if s.blocked > 0 {
             out += &format!("; {} blocked", s.blocked);
-            if let Some((kind, n)) = s.blocked_by_kind.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse((*k).clone()))) {
+            if let Some((kind, n)) = s.blocked_by_kind.iter().max_by_key(|&(k, n)| (n, std::cmp::Reverse(k))) {
                 out += &format!(", {n} of them by {kind}");
             }
         }
@@ -815,12 +855,12 @@ impl ContiguityJob {
                 Verdict::Blocked => {
                     s.blocked += 1;
                     if let Some(r) = w.rule {
-                        *s.blocked_by_rule.entry(r.name().to_string()).or_default() += 1;
+                        s.blocked_by_rule.add(r.name());
                         let kind = match r {
                             Rule::Unmovable | Rule::NotMigratable | Rule::Pinned | Rule::LruBatch => w.blocker_kind.clone().unwrap_or_default(),
                             _ => r.explain().split(':').next().unwrap_or("").to_string(),
                         };
-                        *s.blocked_by_kind.entry(format!("{r} ({kind})")).or_default() += 1;
+                        s.blocked_by_kind.add(&format!("{r} ({kind})"));
                     }
                 }
             }

@@ -57,7 +57,7 @@ pub mod zone;
 
 pub use alloc::{AllocFlags, Gfp};
 pub use contig::{ContigError, ContigStats};
-pub use diagnose::{Attempt, Blocker, ContiguityJob, ContiguityMap, ContiguitySummary, Diagnosis, Rule, Targets, Verdict, WindowVerdict};
+pub use diagnose::{Attempt, Blocker, ContiguityJob, ContiguityMap, ContiguitySummary, Diagnosis, Rule, Tally, Targets, Verdict, WindowVerdict};
 pub use isolation::IsolFlags;
 pub use error::{Errno, Error, Result};
 pub use cma::CmaArea;
