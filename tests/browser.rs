@@ -652,3 +652,33 @@ async fn a_damaged_link_is_reported_and_the_default_opens() {
     assert!(msg.starts_with("the link's scenario:") && msg.ends_with("showing the default scenario"), "{msg}");
     assert!(text(&root, ".map-toolbar .title").starts_with("A desktop's memory after a day"));
 }
+
+/// The exports for slides run in the browser: the map and the charts as
+/// PNG, the scenario as a file, the played trace as a WebM video that
+/// stops by itself at the last step.
+#[wasm_bindgen_test]
+async fn the_map_charts_scenario_and_a_video_export_from_the_page() {
+    let root = mount(props_of("?scenario=tour")).await;
+    click(&root, "#png-map");
+    sleep(50).await;
+    assert_eq!(text(&root, ".notice"), "saved the map as pfnscope-map.png");
+    click(&root, "#png-charts");
+    sleep(50).await;
+    assert!(text(&root, ".notice").starts_with("saved the three charts"), "{}", text(&root, ".notice"));
+    click(&root, "#scenario-export");
+    sleep(50).await;
+    assert!(text(&root, ".notice").starts_with("saved tour.scenario"), "{}", text(&root, ".notice"));
+    click(&root, "#record");
+    sleep(50).await;
+    assert!(text(&root, ".notice").starts_with("recording"), "{}", text(&root, ".notice"));
+    assert!(text(&root, "#record").contains("stop"));
+    for _ in 0..100 {
+        sleep(50).await;
+        if text(&root, ".notice").starts_with("saved the video") {
+            break;
+        }
+    }
+    assert_eq!(text(&root, ".notice"), "saved the video as pfnscope-trace.webm");
+    assert_eq!(text(&root, "#step-pos"), "3 / 3", "the video plays the whole trace");
+    assert_eq!(text(&root, "#record"), "video");
+}
