@@ -682,3 +682,25 @@ async fn the_map_charts_scenario_and_a_video_export_from_the_page() {
     assert_eq!(text(&root, "#step-pos"), "3 / 3", "the video plays the whole trace");
     assert_eq!(text(&root, "#record"), "video");
 }
+
+/// `gallery=1` opens the page on the gallery, every built-in in it.
+#[wasm_bindgen_test]
+async fn a_gallery_link_opens_on_every_built_in() {
+    let root = mount(props_of("?gallery=1")).await;
+    for _ in 0..100 {
+        sleep(30).await;
+        if root.query_selector_all(".gallery-box .card:not([id^=card-own])").unwrap().length() as usize >= Scenario::builtins().count() {
+            break;
+        }
+    }
+    assert_eq!(root.query_selector_all(".gallery-box .card:not([id^=card-own])").unwrap().length() as usize, Scenario::builtins().count());
+    let search: HtmlInputElement = find(&root, "#gallery-search");
+    search.set_value("walk");
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    search.dispatch_event(&web_sys::Event::new_with_event_init_dict("input", &init).unwrap()).unwrap();
+    sleep(50).await;
+    let shown = root.query_selector_all(".gallery-box .card:not([id^=card-own])").unwrap().length();
+    assert!((1..5).contains(&shown), "{shown} cards match \"walk\"");
+    assert!(text(&root, ".gallery-box").contains("walk_free_mem_block"));
+}

@@ -481,6 +481,9 @@ impl Component for App {
                     self.frame = None;
                     if let (Some(l), Some(s)) = (self.pending_link.take(), &mut self.session) {
                         s.apply_link(&l);
+                        if l.gallery {
+                            ctx.link().send_message(Msg::Gallery(GalleryMsg::Open));
+                        }
                     }
                     if !matches!(self.notice, Some(Notice::Error(_))) {
                         self.notice = Some(Notice::Info(format!("loaded: {title}")));

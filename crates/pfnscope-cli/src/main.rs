@@ -3,7 +3,7 @@
 //! ```text
 //! pfnscope presets
 //! pfnscope show --machine teaching-64m --workload desktop --seed 42 --steps 12000 --format buddyinfo
-//! pfnscope show --scenario my.json --format pagetypeinfo
+//! pfnscope show --scenario my.scenario --format pagetypeinfo
 //! sudo pfnscope capture -o this-machine.pfns
 //! pfnscope capture --from copied-proc-files/ -o server.pfns
 //! pfnscope import server.pfns --json
@@ -405,7 +405,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Scenario::parse(&text).map_err(|e| format!("{scenario}: {e}"))?;
                 Source::Inline(pack(&text))
             };
-            println!("{base}{}", Link { source, step, zoom: None, at: None, compare: None, embed }.to_query());
+            println!("{base}{}", Link { source, step, zoom: None, at: None, compare: None, embed, gallery: false }.to_query());
             Ok(())
         }
         Command::Import { file, json } => {

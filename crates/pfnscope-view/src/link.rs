@@ -1,7 +1,7 @@
 //! Share links: the app's URL names the scenario (a built-in by name, or a
 //! user's scenario file packed inline), the player's step, the map's zoom
 //! and first PFN, a comparison to open, and embed mode, so that a link
-//! reopens exactly the same picture.
+//! reopens exactly the same picture; `gallery=1` opens on the gallery.
 //!
 //! ```
 //! use pfnscope_view::link::{Link, Source};
@@ -45,15 +45,17 @@ pub struct Link {
     pub compare: Option<Against>,
     /// The map, the player and the lesson only, for an iframe.
     pub embed: bool,
+    /// Open on the gallery of scenarios.
+    pub gallery: bool,
 }
 
 /// The keys a link may hold beside the scenario's overrides.
-pub const LINK_KEYS: [&str; 7] = ["scenario", "s", "step", "zoom", "at", "compare", "embed"];
+pub const LINK_KEYS: [&str; 8] = ["scenario", "s", "step", "zoom", "at", "compare", "embed", "gallery"];
 
 impl Link {
     /// Reads a URL query; a bad value is an error naming it.
     pub fn parse(query: &str) -> Result<Link, String> {
-        let mut l = Link { source: Source::Default, step: None, zoom: None, at: None, compare: None, embed: false };
+        let mut l = Link { source: Source::Default, step: None, zoom: None, at: None, compare: None, embed: false, gallery: false };
         for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let bad = |what: &str| format!("URL parameter {key}={value:?}: {what}");
@@ -75,6 +77,7 @@ impl Link {
                 "at" => l.at = Some(crate::session::parse_pfn(value).map_err(|e| bad(&e))?),
                 "compare" => l.compare = Some(Against::parse(value)?),
                 "embed" => l.embed = matches!(value, "" | "1" | "true"),
+                "gallery" => l.gallery = matches!(value, "" | "1" | "true"),
                 _ => {}
             }
         }
@@ -104,6 +107,9 @@ impl Link {
         if self.embed {
             parts.push("embed=1".into());
         }
+        if self.gallery {
+            parts.push("gallery=1".into());
+        }
         if parts.is_empty() {
             String::new()
         } else {
@@ -121,6 +127,7 @@ impl Link {
             at: Some(v.row_start(v.top_row)),
             compare: None,
             embed,
+            gallery: false,
         }
     }
 }

@@ -618,7 +618,7 @@ pub fn apply_query(mut s: Scenario, query: &str) -> Result<Scenario, String> {
                     return Err(format!("URL parameter steps={} is above the limit of 10000000", s.steps));
                 }
             }
-            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, s, step, zoom, at, embed, machine, workload, seed, steps, compare, bench, allocator, region, reporting, reporting_order)")),
+            _ => return Err(format!("unknown URL parameter {key:?} (known: scenario, s, step, zoom, at, embed, gallery, machine, workload, seed, steps, compare, bench, allocator, region, reporting, reporting_order)")),
         }
         custom = true;
     }

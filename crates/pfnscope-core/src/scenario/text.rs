@@ -373,7 +373,9 @@ impl Scenario {
                     let w = args.first().copied().ok_or_else(|| err((end_col, "machine: missing a preset name, or custom".into())))?;
                     machine_at = Some((no, w.0));
                     if w.1 == "custom" {
-                        let name = rest().trim_start_matches("custom").trim().to_string();
+                        let rest = rest();
+                        let named = rest.trim_start_matches("custom");
+                        let name = named.split(" #").next().unwrap_or_default().trim().to_string();
                         let name = if name.is_empty() { "custom machine".to_string() } else { name };
                         s.machine = "custom".into();
                         let spec = custom.get_or_insert_with(|| (no, MachineSpec { name: String::new(), geometry: Geometry::X86_64_4K, nr_cpus: 2, zones: vec![], cma: vec![], virtio_mem: vec![] }));
