@@ -1,6 +1,8 @@
 //! The lesson beside the map: the current checkpoint's text, its
 //! "predict first" question and, once the learner has stepped past it,
-//! the answer; buttons to the previous and next checkpoints.
+//! the answer (a checkpoint with an answer and no question of its own
+//! answers an earlier one's, at once); buttons to the previous and next
+//! checkpoints.
 
 use pfnscope_view::session::Session;
 use yew::html::Scope;
@@ -24,17 +26,17 @@ pub fn lesson_panel(s: &Session, link: &Scope<App>, top: bool) -> Html {
     let body = match current {
         Some(i) => {
             let c = &l.checkpoints[i];
-            let answered = l.answered(i, cursor);
+            let answer = l.answer_shown(i, cursor);
             html! {
                 <>
                     { paragraphs(&c.text, "lesson-text") }
                     if let Some(q) = &c.ask {
                         <p class="ask"><strong>{ "Predict first: " }</strong>{ q }</p>
-                        if let Some(a) = c.answer.as_ref().filter(|_| answered) {
-                            <p class="answer"><strong>{ "Answer: " }</strong>{ a }</p>
-                        } else if c.answer.is_some() {
-                            <p class="hint">{ "Think, then step on (→) to see the answer." }</p>
-                        }
+                    }
+                    if let Some(a) = answer {
+                        <p class="answer"><strong>{ "Answer: " }</strong>{ a }</p>
+                    } else if c.ask.is_some() && c.answer.is_some() {
+                        <p class="hint">{ "Think, then step on (→) to see the answer." }</p>
                     }
                 </>
             }

@@ -69,7 +69,7 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
     }
     let mut out = format!("{}\n{}\n\n", s.title, trace.title);
     // Where the lesson's checkpoints stand, for whoever writes one.
-    let at = cursors.as_ref().map(|c| c.clone()).unwrap_or_default();
+    let at = cursors.clone().unwrap_or_default();
     let mark = |cursor: Option<usize>| -> String {
         at.iter().enumerate().filter(|(_, c)| **c == cursor).map(|(k, _)| format!("       ── checkpoint {}\n", k + 1)).collect()
     };

@@ -35,6 +35,15 @@ impl Lesson {
         self.cursors.get(i).is_some_and(|&c| cursor > c)
     }
 
+    /// The answer checkpoint `i` shows at a cursor: its own question's
+    /// once the player is past it; at once when it has no question of its
+    /// own (it answers an earlier checkpoint's where the trace shows it).
+    pub fn answer_shown(&self, i: usize, cursor: Option<usize>) -> Option<&str> {
+        let c = self.checkpoints.get(i)?;
+        let answer = c.answer.as_deref()?;
+        (c.ask.is_none() || self.answered(i, cursor)).then_some(answer)
+    }
+
     /// The cursor of the next checkpoint after `cursor`, if any.
     pub fn next(&self, cursor: Option<usize>) -> Option<Option<usize>> {
         self.cursors.iter().copied().find(|&c| c > cursor)
@@ -76,6 +85,8 @@ mod tests {
         assert!(s.viewport.visible_pfns().start <= frame.start && frame.end <= s.viewport.visible_pfns().end, "the camera frames the checkpoint");
         s.previous_checkpoint();
         assert_eq!(s.player.as_ref().unwrap().cursor, second);
+        assert!(l.answer_shown(0, None).is_none() && l.answer_shown(0, second).is_none(), "the first checkpoint's question is answered later");
+        assert!(l.answer_shown(2, Some(test_at)).is_some_and(|a| a.contains("final test")), "checkpoint 3 answers it where the test fails");
         s.seek(Some(test_at + 1));
         assert_eq!(l.current(Some(test_at + 1)), Some(2));
         assert!(l.answered(2, Some(test_at + 1)));
