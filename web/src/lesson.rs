@@ -35,8 +35,8 @@ pub fn lesson_panel(s: &Session, link: &Scope<App>, top: bool) -> Html {
                     }
                     if let Some(a) = answer {
                         <p class="answer"><strong>{ "Answer: " }</strong>{ a }</p>
-                    } else if c.ask.is_some() && c.answer.is_some() {
-                        <p class="hint">{ "Think, then step on (→) to see the answer." }</p>
+                    } else if c.ask.is_some() {
+                        <p class="hint">{ "Think, then step on (→): the trace will tell." }</p>
                     }
                 </>
             }
