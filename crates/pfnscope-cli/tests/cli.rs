@@ -230,3 +230,15 @@ fn link_prints_a_share_link_that_carries_the_scenario() {
     let (ok, _, err) = pfnscope(&["link", "no-such.scenario"]);
     assert!(!ok && err.contains("no-such.scenario"), "{err}");
 }
+
+/// The example at the top of docs/scenarios.md runs as it says.
+#[test]
+fn the_format_documents_example_runs_as_expected() {
+    let doc = include_str!("../../../docs/scenarios.md");
+    let example = doc.split("```text\n").nth(1).and_then(|rest| rest.split("```").next()).expect("an example");
+    let path = std::env::temp_dir().join(format!("pfnscope-doc-{}.scenario", std::process::id()));
+    std::fs::write(&path, example).unwrap();
+    let (ok, out, err) = pfnscope(&["run", path.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("expected: -EBUSY at 0x410 (as expected)") && out.contains("── checkpoint 2"), "{out}");
+}
