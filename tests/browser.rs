@@ -265,7 +265,14 @@ async fn a_real_snapshot_file_imports_in_chunks_and_matches_its_buddyinfo() {
     let init = web_sys::EventInit::new();
     init.set_bubbles(true);
     input.dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap()).unwrap();
-    sleep(50).await;
+    // The file is read, decompressed and imported asynchronously: wait
+    // for the import itself, not just for a ready page.
+    for _ in 0..400 {
+        sleep(25).await;
+        if text(&root, ".map-toolbar .title").starts_with("imported") {
+            break;
+        }
+    }
     wait_ready(&root).await;
     assert!(text(&root, ".map-toolbar .title").starts_with("imported: real.pfns"), "{}", text(&root, ".notice"));
     let rows: Vec<String> = {
@@ -596,6 +603,17 @@ async fn the_teaching_pages_embedded_lessons_keep_only_map_player_and_lesson() {
     }
 }
 
+/// Waits (up to 10 s) until something asynchronous has happened: a file
+/// read, a fetch, a build.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        sleep(25).await;
+    }
+}
+
 /// Opens text as a file in the scenario-file input, as a user choosing it.
 async fn open_scenario_file(root: &Element, name: &str, content: &str) {
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(content));
@@ -618,10 +636,12 @@ async fn a_scenario_file_opens_or_is_refused_with_line_and_column() {
     let root = mount(props(None)).await;
     let before = map_pixels(&root);
     open_scenario_file(&root, "bad.scenario", "title Broken\nmachine custom\nzone Normal 0x0 0x1000\nzone DMA 0x800 0x2000\n").await;
+    until(|| root.query_selector(".notice.error").unwrap().is_some()).await;
     let msg = text(&root, ".notice.error");
     assert!(msg.contains("bad.scenario: line 4, column 10: zone DMA 0x800-0x2000 overlaps zone Normal"), "{msg}");
     assert!(map_pixels(&root) == before, "a refused file changed the map");
     open_scenario_file(&root, "good.scenario", "title A tiny board\nmachine custom Tiny\ncpus 1\nzone Normal 0x0 0x400\npage 0x110 anon pinned\nplay alloc_contig_range 0x0 0x200\ncheckpoint start\ntext One pinned page.\nask Will the grab work?\ncheckpoint end\ntext It did not.\n").await;
+    until(|| text(&root, ".map-toolbar .title") == "A tiny board").await;
     wait_ready(&root).await;
     assert_eq!(text(&root, ".map-toolbar .title"), "A tiny board");
     assert!(text(&root, ".panel.lesson").contains("One pinned page."));
@@ -631,7 +651,7 @@ async fn a_scenario_file_opens_or_is_refused_with_line_and_column() {
     assert!(text(&root, ".panel.lesson").contains("It did not."));
     // The browser keeps the file: the gallery lists it first, and it opens.
     click(&root, "#scenario-yours");
-    sleep(200).await;
+    until(|| root.query_selector(".gallery-box .topic").unwrap().is_some_and(|t| t.text_content().unwrap_or_default().contains("A tiny board"))).await;
     let first = root.query_selector(".gallery-box .topic").unwrap().expect("a topic");
     assert!(first.text_content().unwrap().starts_with("Your scenarios"));
     assert!(first.text_content().unwrap().contains("A tiny board"));

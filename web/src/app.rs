@@ -637,7 +637,7 @@ impl Component for App {
                                 <span class="sep"></span>
                                 { crate::widgets::button(link, "share", "", "Copy a link that reopens this scenario at this step and view", "copy link", || Msg::Scenario(ScenarioMsg::Share)) }
                                 { crate::widgets::button(link, "png-map", "", "Save the map, with its words, as PNG", "PNG", || Msg::Scenario(ScenarioMsg::Png("map"))) }
-                                <button id="record" class={if self.recording { "toggle on" } else { "toggle" }} title="Record the trace played from the start as a WebM video for slides"
+                                <button id="record" class={if self.recording { "toggle on" } else { "toggle" }} title="Record the trace as a WebM video for slides: from this step (from the start when at the end) to the end, or until pressed again"
                                     onclick={link.callback(|_| Msg::Scenario(ScenarioMsg::Record))}>{ if self.recording { "■ stop" } else { "video" } }</button>
                             </div>
                             { self.map_view(s, link) }

@@ -167,8 +167,13 @@ impl App {
                     return true;
                 }
                 self.recording = true;
-                self.notice = Some(Notice::Info("recording: the trace plays from the start; press video again to stop early".into()));
-                if let Some(s) = &mut self.session {
+                // From this step, or from the start when the player is at
+                // the end: a teacher records a range by stepping to its
+                // start and stopping at its end.
+                let at_end = self.session.as_ref().and_then(|s| s.player.as_ref()).is_some_and(|p| p.cursor == p.len().checked_sub(1));
+                let from = if at_end { "the start" } else { "this step" };
+                self.notice = Some(Notice::Info(format!("recording from {from}; press video again to stop before the end")));
+                if let Some(s) = self.session.as_mut().filter(|_| at_end) {
                     s.seek(None);
                 }
                 self.redraw_all();
