@@ -103,7 +103,7 @@ impl Op {
             Op::WalkFreeMemBlock { min_order } => format!("walk_free_mem_block(min_order={min_order}) (seed 004)"),
             Op::PinFirstIn { start, end, longterm } => format!("pin the first LRU page in {start:#x}-{end:#x}{}", if *longterm { " (FOLL_LONGTERM)" } else { "" }),
             Op::PinPage { pfn, longterm } => format!("pin_user_pages({pfn:#x}){}", if *longterm { " with FOLL_LONGTERM" } else { "" }),
-            Op::SetPageFlags { pfn, flags } => format!("set {} on {pfn:#x}", crate::scenario::text::flag_words(*flags).join(", ")),
+            Op::SetPageFlags { pfn, flags } => format!("set {} on {pfn:#x}", crate::scenario::words::flag_words(*flags).join(", ")),
             Op::OnCpu { cpu } => format!("run on CPU {cpu}"),
             Op::StartIsolatePageRange { start, end } => format!("start_isolate_page_range({start:#x}, {end:#x}) left in place"),
         }
@@ -204,7 +204,7 @@ impl Op {
                 m.pin_user_page(pfn, *longterm).map(|at| format!("pinned {at:#x}")).map_err(|x| e(&x))
             }
             Op::PinPage { pfn, longterm } => m.pin_user_page(*pfn, *longterm).map(|at| format!("pinned {at:#x}")).map_err(|x| e(&x)),
-            Op::SetPageFlags { pfn, flags } => m.set_page_flags(*pfn, *flags, PageFlags::empty()).map(|()| format!("{pfn:#x} is now {}", crate::scenario::text::flag_words(*flags).join(", "))).map_err(|x| e(&x)),
+            Op::SetPageFlags { pfn, flags } => m.set_page_flags(*pfn, *flags, PageFlags::empty()).map(|()| format!("{pfn:#x} is now {}", crate::scenario::words::flag_words(*flags).join(", "))).map_err(|x| e(&x)),
             Op::OnCpu { cpu } => m.set_cpu(*cpu).map(|()| format!("CPU {cpu} runs what follows")).map_err(|x| e(&x)),
             Op::StartIsolatePageRange { start, end } => m
                 .start_isolate_page_range(*start, *end, MigrateType::Movable, crate::isolation::IsolFlags::default())

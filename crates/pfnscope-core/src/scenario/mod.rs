@@ -16,6 +16,7 @@ use crate::workload::{Workload, WorkloadSpec};
 
 pub mod lesson;
 pub mod text;
+pub mod words;
 
 pub use lesson::{At, Checkpoint, Expect};
 pub use text::ParseError;
