@@ -52,16 +52,27 @@ pub fn groups(cards: &[Card], search: &str) -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
+/// A scenario's stage: its machine after the workload and the setup,
+/// the operation not played (built in chunks by
+/// [`crate::session::Session::start_build`]).
+pub fn stage(s: &Scenario) -> Scenario {
+    Scenario { play: None, ..s.clone() }
+}
+
 /// A thumbnail of a scenario's stage, `width` pixels wide and at most
 /// `height` tall, cut to the rows the machine fills: `(height, RGBA)`.
 pub fn thumbnail(s: &Scenario, width: u32, height: u32, theme: Theme) -> Result<(u32, Vec<u8>), String> {
-    let stage = Scenario { play: None, ..s.clone() };
-    let m = stage.build().map_err(|e| e.to_string())?;
+    let m = stage(s).build().map_err(|e| e.to_string())?;
+    Ok(thumbnail_of(&m, width, height, theme))
+}
+
+/// A machine's thumbnail (see [`thumbnail`]).
+pub fn thumbnail_of(m: &pfnscope_core::Machine, width: u32, height: u32, theme: Theme) -> (u32, Vec<u8>) {
     let v = Viewport::fit(m.pfn_span(), width, height);
-    let mut px = render(&m, &v, &Palette::new(theme), &Overlay::default());
+    let mut px = render(m, &v, &Palette::new(theme), &Overlay::default());
     let h = (v.total_rows() * v.row_h() as u64).clamp(1, height as u64) as u32;
     px.truncate((width * h * 4) as usize);
-    Ok((h, px))
+    (h, px)
 }
 
 #[cfg(test)]
@@ -81,6 +92,9 @@ mod tests {
         assert!(pins[0].1.iter().any(|&i| cards[i].name == "cma-pinned-page"));
         assert!(groups(&cards, "no such words").is_empty());
         let (h, px) = thumbnail(&Scenario::builtin("tour").unwrap(), 64, 40, Theme::Light).unwrap();
+        let mut b = crate::session::Session::start_build(&stage(&Scenario::builtin("default").unwrap())).unwrap();
+        while !b.advance().unwrap() {}
+        assert_eq!(thumbnail_of(&b.into_machine(), 64, 40, Theme::Light), thumbnail(&Scenario::builtin("default").unwrap(), 64, 40, Theme::Light).unwrap(), "built in chunks or at once, the same picture");
         assert!(h <= 40 && h > 0);
         assert_eq!(px.len(), (64 * h * 4) as usize);
         assert!(px.chunks(4).any(|p| p != &px[..4]), "the thumbnail shows something");

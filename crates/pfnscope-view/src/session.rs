@@ -53,6 +53,11 @@ impl Build {
         }
         Ok(finished)
     }
+    /// The machine built (once [`Build::advance`] said it is finished).
+    pub fn into_machine(self) -> Machine {
+        self.machine
+    }
+
     /// Progress from 0.0 to 1.0.
     pub fn progress(&self) -> f64 {
         match self.aging {

@@ -1,7 +1,7 @@
 //! Messages of the scenario gallery: fetch every built-in scenario's file,
 //! draw their thumbnails one per tick, search, choose.
 
-use pfnscope_view::gallery::{thumbnail, Card};
+use pfnscope_view::gallery::{stage, thumbnail_of, Card};
 
 use super::*;
 
@@ -25,6 +25,11 @@ pub struct Gallery {
     pub search: String,
     /// Files that could not be had, with why.
     pub errors: Vec<String>,
+    /// The thumbnail being built, a chunk per tick: a lived-in machine
+    /// takes seconds, and the page stays responsive.
+    building: Option<(usize, Build)>,
+    /// A tick is scheduled: one chain of ticks builds them all.
+    ticking: bool,
 }
 
 pub enum GalleryMsg {
@@ -64,7 +69,7 @@ impl App {
                 }
                 let mut own: Vec<Option<String>> = own.into_iter().map(Some).collect();
                 own.resize(n, None);
-                self.gallery = Some(Gallery { names, own, cards: vec![None; n], scenarios: vec![None; n], thumbs: vec![None; n], search: String::new(), errors: vec![] });
+                self.gallery = Some(Gallery { names, own, cards: vec![None; n], scenarios: vec![None; n], thumbs: vec![None; n], search: String::new(), errors: vec![], building: None, ticking: false });
                 true
             }
             GalleryMsg::Close => self.gallery.take().is_some(),
@@ -78,7 +83,9 @@ impl App {
                         }
                         g.cards[i] = Some(card);
                         g.scenarios[i] = Some(s);
-                        ctx.link().send_message(Msg::Gallery(GalleryMsg::Thumb));
+                        if !std::mem::replace(&mut g.ticking, true) {
+                            ctx.link().send_message(Msg::Gallery(GalleryMsg::Thumb));
+                        }
                     }
                     Err(e) => g.errors.push(format!("{}: {e}", g.names[i])),
                 }
@@ -87,10 +94,32 @@ impl App {
             GalleryMsg::Thumb => {
                 let theme = self.session.as_ref().map_or(Theme::Light, |s| s.theme);
                 let Some(g) = &mut self.gallery else { return false };
-                let Some(i) = (0..g.names.len()).find(|&i| g.thumbs[i].is_none() && g.scenarios[i].is_some()) else { return false };
-                let (h, px) = thumbnail(g.scenarios[i].as_ref().expect("found"), THUMB_W, THUMB_H, theme).unwrap_or_else(|_| (1, vec![0; (THUMB_W * 4) as usize]));
-                g.thumbs[i] = Some((h, Rc::new(px)));
-                // One thumbnail per tick keeps the page responsive.
+                if g.building.is_none() {
+                    let Some(i) = (0..g.names.len()).find(|&i| g.thumbs[i].is_none() && g.scenarios[i].is_some()) else {
+                        g.ticking = false;
+                        return false;
+                    };
+                    match Session::start_build(&stage(g.scenarios[i].as_ref().expect("found"))) {
+                        Ok(b) => g.building = Some((i, b)),
+                        Err(_) => g.thumbs[i] = Some((1, Rc::new(vec![0; (THUMB_W * 4) as usize]))),
+                    }
+                }
+                // One chunk of one build per tick keeps the page responsive.
+                if let Some((i, b)) = &mut g.building {
+                    let i = *i;
+                    match b.advance() {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            let (_, b) = g.building.take().expect("building");
+                            let (h, px) = thumbnail_of(&b.into_machine(), THUMB_W, THUMB_H, theme);
+                            g.thumbs[i] = Some((h, Rc::new(px)));
+                        }
+                        Err(_) => {
+                            g.building = None;
+                            g.thumbs[i] = Some((1, Rc::new(vec![0; (THUMB_W * 4) as usize])));
+                        }
+                    }
+                }
                 ctx.link().send_future(async {
                     yew::platform::time::sleep(Duration::from_millis(0)).await;
                     Msg::Gallery(GalleryMsg::Thumb)
