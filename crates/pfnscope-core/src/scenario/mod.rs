@@ -161,9 +161,8 @@ impl Scenario {
     /// Checks the names before any work is done.
     pub fn validate(&self) -> Result<()> {
         if let Some(spec) = &self.spec {
-            return crate::machine::validate(spec);
-        }
-        if MachineSpec::preset(&self.machine).is_none() {
+            crate::machine::validate(spec)?;
+        } else if MachineSpec::preset(&self.machine).is_none() {
             return Err(Error::BadMachine(format!(
                 "unknown machine {:?}; choose one of {}, or {} on the command line",
                 self.machine,
@@ -244,6 +243,16 @@ mod tests {
         let err = r.unwrap_err();
         assert!(err.contains("-EBUSY"), "{err}");
         assert!(trace.steps.iter().any(|st| st.text.contains("pinned")), "the trace names the pin");
+    }
+
+    /// An explicit machine does not excuse an unknown workload: validation
+    /// refuses it before `prepare` would build it.
+    #[test]
+    fn a_custom_machine_with_an_unknown_workload_is_refused() {
+        let custom = Scenario::parse("title x\nmachine custom\nzone Normal 0x0 0x1000\n").unwrap();
+        let bad = Scenario { workload: Some("crypto".into()), ..custom };
+        assert!(bad.validate().unwrap_err().to_string().contains("unknown workload"));
+        assert!(bad.build().is_err());
     }
 
     /// Every format error names its line and column and the problem.
