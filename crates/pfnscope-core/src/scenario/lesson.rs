@@ -24,12 +24,22 @@ pub struct Expect {
 pub const ERRNOS: [&str; 4] = ["-EBUSY", "-ENOMEM", "-EINTR", "-EINVAL"];
 
 impl Expect {
-    /// How an outcome reads in a sentence: `ok`, `-EBUSY at 0x3400`.
+    /// How an outcome reads in a sentence: `ok`, `-EBUSY at 0x3400`,
+    /// `a failure`.
     pub fn describe(&self) -> String {
+        self.outcome("a failure")
+    }
+
+    /// The outcome as an `expect` line's words: `ok`, `fail at 0x3400`.
+    pub fn words(&self) -> String {
+        self.outcome("fail")
+    }
+
+    fn outcome(&self, failure: &str) -> String {
         if self.ok {
             return "ok".into();
         }
-        let mut s = self.errno.clone().unwrap_or_else(|| "a failure".into());
+        let mut s = self.errno.clone().unwrap_or_else(|| failure.into());
         if let Some(p) = self.pfn {
             s += &format!(" at {p:#x}");
         }

@@ -18,9 +18,9 @@
 use std::fmt::Write as _;
 
 use super::lesson::{At, Checkpoint, Expect, ERRNOS};
-use super::words::{number, op_words, parse_op, parse_page, workload, words, Fail, Word};
+use super::words::{number, op_words, parse_op, parse_page, range, workload, words, Fail, Word};
 use super::Scenario;
-use crate::geometry::{CmaSpec, Geometry, MachineSpec, PfnRange, VirtioMemSpec, ZoneSpec, ZoneType};
+use crate::geometry::{CmaSpec, Geometry, MachineSpec, VirtioMemSpec, ZoneSpec, ZoneType};
 use crate::ops::Op;
 use crate::regions::AllocatorPolicy;
 use crate::reporting::ReportingPolicy;
@@ -51,14 +51,13 @@ pub const VARIANTS: [&str; 2] = ["v4.9", "2010"];
 const GEOMETRIES: [(&str, Geometry); 4] =
     [("x86-64-4k", Geometry::X86_64_4K), ("arm64-4k", Geometry::ARM64_4K), ("arm64-16k", Geometry::ARM64_16K), ("arm64-64k", Geometry::ARM64_64K)];
 
-/// Which text value a line adds to.
-#[derive(Clone, Copy, PartialEq)]
-enum TextKey {
-    Title,
-    Summary,
-    Text,
-    Ask,
-    Answer,
+/// A PFN the file names, checked once the machine is known.
+struct Named {
+    line: usize,
+    col: usize,
+    pfn: u64,
+    /// On a `page` line: it must have memory behind it.
+    placed: bool,
 }
 
 /// Joins a line's value to a text: a space between lines, an empty line a
@@ -78,8 +77,10 @@ impl Scenario {
     /// Reads a scenario file.
     pub fn parse(text: &str) -> Result<Scenario, ParseError> {
         let mut s = Scenario::blank("", "");
-        let mut pfns: Vec<(usize, usize, u64)> = Vec::new();
-        let mut custom: Option<(usize, MachineSpec)> = None;
+        let mut pfns: Vec<Named> = Vec::new();
+        let mut custom: Option<MachineSpec> = None;
+        // The machine line's line and column, where the machine's own
+        // errors are reported.
         let mut machine_at = None;
         let mut virtio_default: Vec<usize> = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -101,32 +102,19 @@ impl Scenario {
                     [_, w, ..] => Err(err((w.0, format!("{key}: unexpected {:?}", w.1)))),
                 }
             };
-            let text_key = match key {
-                "title" => Some(TextKey::Title),
-                "summary" => Some(TextKey::Summary),
-                "text" => Some(TextKey::Text),
-                "ask" => Some(TextKey::Ask),
-                "answer" => Some(TextKey::Answer),
-                _ => None,
-            };
-            if let Some(tk) = text_key {
-                let value = rest();
-                let target = match tk {
-                    TextKey::Title => &mut s.title,
-                    TextKey::Summary => &mut s.summary,
-                    _ => {
-                        let c = s.lesson.last_mut().ok_or_else(|| err((kcol, format!("{key} belongs to a checkpoint: put a checkpoint line first"))))?;
-                        match tk {
-                            TextKey::Text => &mut c.text,
-                            TextKey::Ask => c.ask.get_or_insert_with(String::new),
-                            _ => c.answer.get_or_insert_with(String::new),
-                        }
-                    }
-                };
-                join(target, &value);
-                continue;
-            }
+            let mut note = |words: Vec<(usize, u64)>, placed: bool| pfns.extend(words.into_iter().map(|(col, pfn)| Named { line: no, col, pfn, placed }));
             match key {
+                "title" => join(&mut s.title, &rest()),
+                "summary" => join(&mut s.summary, &rest()),
+                "text" | "ask" | "answer" => {
+                    let c = s.lesson.last_mut().ok_or_else(|| err((kcol, format!("{key} belongs to a checkpoint: put a checkpoint line first"))))?;
+                    let target = match key {
+                        "text" => &mut c.text,
+                        "ask" => c.ask.get_or_insert_with(String::new),
+                        _ => c.answer.get_or_insert_with(String::new),
+                    };
+                    join(target, &rest());
+                }
                 "topic" => s.topic = rest(),
                 "machine" => {
                     let w = args.first().copied().ok_or_else(|| err((end_col, "machine: missing a preset name, or custom".into())))?;
@@ -137,9 +125,8 @@ impl Scenario {
                         let name = named.split(" #").next().unwrap_or_default().trim().to_string();
                         let name = if name.is_empty() { "custom machine".to_string() } else { name };
                         s.machine = "custom".into();
-                        let spec = custom.get_or_insert_with(|| (no, MachineSpec { name: String::new(), geometry: Geometry::X86_64_4K, nr_cpus: 2, zones: vec![], cma: vec![], virtio_mem: vec![] }));
-                        spec.0 = no;
-                        spec.1.name = name;
+                        let spec = custom.get_or_insert_with(|| MachineSpec { name: String::new(), geometry: Geometry::X86_64_4K, nr_cpus: 2, zones: vec![], cma: vec![], virtio_mem: vec![] });
+                        spec.name = name;
                     } else {
                         if let Some(extra) = args.get(1) {
                             return Err(err((extra.0, format!("machine: unexpected {:?} after the preset name", extra.1))));
@@ -151,7 +138,7 @@ impl Scenario {
                     }
                 }
                 "geometry" | "cpus" | "zone" | "hole" | "reserved" | "cma" | "virtio-mem" => {
-                    let Some((_, spec)) = custom.as_mut() else {
+                    let Some(spec) = custom.as_mut() else {
                         return Err(err((kcol, format!("{key} describes an explicit machine: write `machine custom` before it"))));
                     };
                     match key {
@@ -163,7 +150,7 @@ impl Scenario {
                         "zone" => {
                             let [n, a, b] = args else { return Err(err((args.get(3).map_or(end_col, |w| w.0), "zone: write zone NAME START END, as in zone Normal 0x1000 0x3000".into()))) };
                             let zone_type = ZoneType::from_proc_name(n.1).ok_or_else(|| err((n.0, format!("unknown zone {:?} (known: DMA, DMA32, Normal, Movable)", n.1))))?;
-                            let span = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let span = range(*a, *b).map_err(err)?;
                             if span.is_empty() {
                                 return Err(err((b.0, format!("zone {}: the end {:#x} is not after the start {:#x}", n.1, span.end, span.start))));
                             }
@@ -179,23 +166,23 @@ impl Scenario {
                         }
                         "hole" | "reserved" => {
                             let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), format!("{key}: write {key} START END")))) };
-                            let r = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let r = range(*a, *b).map_err(err)?;
                             let z = spec.zones.iter_mut().find(|z| z.span.start <= r.start && r.end <= z.span.end && !r.is_empty());
                             let z = z.ok_or_else(|| err((a.0, format!("{key} {:#x}-{:#x} is not inside one zone declared above it", r.start, r.end))))?;
                             if key == "hole" { z.holes.push(r) } else { z.reserved.push(r) }
                         }
                         "cma" => {
                             let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), "cma: write cma START END".into()))) };
-                            let (start, end): (u64, u64) = (number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let r = range(*a, *b).map_err(err)?;
                             let name = if spec.cma.is_empty() { "reserved".to_string() } else { format!("cma{}", spec.cma.len()) };
-                            spec.cma.push(CmaSpec { name, base_pfn: start, count: end.saturating_sub(start), order_per_bit: 0 });
+                            spec.cma.push(CmaSpec { name, base_pfn: r.start, count: r.end.saturating_sub(r.start), order_per_bit: 0 });
                         }
                         _ => {
                             let (a, b) = match args {
                                 [a, b] | [a, b, _] => (a, b),
                                 _ => return Err(err((args.get(3).map_or(end_col, |w| w.0), "virtio-mem: write virtio-mem START END [SUBBLOCK_PAGES]".into()))),
                             };
-                            let range = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                            let range = range(*a, *b).map_err(err)?;
                             let subblock_pages = match args.get(2) {
                                 Some(w) => number(*w, "the subblock size in pages").map_err(err)?,
                                 None => {
@@ -237,7 +224,7 @@ impl Scenario {
                 "setup" | "play" => {
                     let mut local = Vec::new();
                     let op = parse_op(args, end_col, &mut local).map_err(err)?;
-                    pfns.extend(local.into_iter().map(|(c, p)| (no, c, p)));
+                    note(local, false);
                     if key == "setup" {
                         s.setup.push(op);
                     } else if s.play.replace(op).is_some() {
@@ -247,7 +234,7 @@ impl Scenario {
                 "page" => {
                     let mut local = Vec::new();
                     s.setup.extend(parse_page(args, end_col, &mut local).map_err(err)?);
-                    pfns.extend(local.into_iter().map(|(c, p)| (no, c, p)));
+                    note(local, true);
                 }
                 "variant" => {
                     let w = one("a kernel to compare with")?;
@@ -256,7 +243,11 @@ impl Scenario {
                     }
                     s.variant = Some(w.1.to_string());
                 }
-                "expect" => s.expect = Some(parse_expect(args, end_col, &mut pfns, no).map_err(err)?),
+                "expect" => {
+                    let mut local = Vec::new();
+                    s.expect = Some(parse_expect(args, end_col, &mut local).map_err(err)?);
+                    note(local, false);
+                }
                 "checkpoint" => {
                     let at = match args {
                         [(_, "start")] => At::Start,
@@ -280,13 +271,12 @@ impl Scenario {
                 "frame" => {
                     let c = s.lesson.last_mut().ok_or_else(|| err((kcol, "frame belongs to a checkpoint: put a checkpoint line first".into())))?;
                     let [a, b] = args else { return Err(err((args.get(2).map_or(end_col, |w| w.0), "frame: write frame START END".into()))) };
-                    let r = PfnRange::new(number(*a, "the start PFN").map_err(err)?, number(*b, "the end PFN").map_err(err)?);
+                    let r = range(*a, *b).map_err(err)?;
                     if r.is_empty() {
                         return Err(err((b.0, "frame: the end must be after the start".into())));
                     }
-                    pfns.push((no, a.0, r.start));
-                    pfns.push((no, b.0, r.end));
                     c.frame = Some(r);
+                    note(vec![(a.0, r.start), (b.0, r.end)], false);
                 }
                 _ => return Err(err((kcol, format!("unknown keyword {key:?} (see docs/scenarios.md: title, summary, topic, machine, workload, seed, steps, page, setup, play, variant, expect, checkpoint, text, ask, answer, frame...)")))),
             }
@@ -295,25 +285,27 @@ impl Scenario {
         if s.title.is_empty() {
             return Err(at_top("a scenario needs a title line".into()));
         }
-        let (_, mcol) = machine_at.ok_or_else(|| at_top("a scenario needs a machine line: a preset such as teaching-64m, or custom".into()))?;
-        if let Some((line, mut spec)) = custom {
+        let (line, col) = machine_at.ok_or_else(|| at_top("a scenario needs a machine line: a preset such as teaching-64m, or custom".into()))?;
+        if let Some(mut spec) = custom {
+            let at_machine = |message: String| ParseError { line, col, message };
             if spec.zones.is_empty() {
-                return Err(ParseError { line, col: 1, message: "machine custom: describe its zones with zone lines (zone Normal 0x0 0x1000)".into() });
+                return Err(at_machine("machine custom: describe its zones with zone lines (zone Normal 0x0 0x1000)".into()));
             }
+            // A subblock is a pageblock unless given, and the geometry may
+            // come after the device.
             for i in virtio_default {
                 spec.virtio_mem[i].subblock_pages = spec.geometry.pageblock_nr_pages();
             }
-            crate::machine::validate(&spec).map_err(|e| ParseError { line, col: mcol, message: format!("machine custom: {e}") })?;
+            crate::machine::validate(&spec).map_err(|e| at_machine(format!("machine custom: {e}")))?;
             s.spec = Some(spec);
         }
         let spec = s.machine_spec().expect("the machine was checked");
         let span = spec.span();
-        for (line, col, pfn) in pfns {
-            let hole = spec.zones.iter().any(|z| z.holes.iter().any(|h| h.contains(pfn)));
+        for Named { line, col, pfn, placed } in pfns {
             if pfn < span.start || pfn > span.end {
                 return Err(ParseError { line, col, message: format!("PFN {pfn:#x} is outside the machine ({:#x}-{:#x})", span.start, span.end) });
             }
-            if hole && text.lines().nth(line - 1).is_some_and(|l| l.trim_start().starts_with("page")) {
+            if placed && spec.zones.iter().any(|z| z.holes.iter().any(|h| h.contains(pfn))) {
                 return Err(ParseError { line, col, message: format!("PFN {pfn:#x} is in a hole: no memory is there") });
             }
         }
@@ -409,7 +401,7 @@ impl Scenario {
             let _ = writeln!(out, "variant  {v}");
         }
         if let Some(e) = &self.expect {
-            let _ = writeln!(out, "expect   {}", e.describe().replace("a failure", "fail"));
+            let _ = writeln!(out, "expect   {}", e.words());
         }
         for c in &self.lesson {
             let at = match &c.at {
@@ -437,7 +429,7 @@ impl Scenario {
 
 /// `expect ok`, `expect fail`, `expect -EBUSY`, with `at PFN` after a failure.
 #[inline(never)]
-fn parse_expect(args: &[Word], end_col: usize, pfns: &mut Vec<(usize, usize, u64)>, line: usize) -> Result<Expect, Fail> {
+fn parse_expect(args: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Expect, Fail> {
     let (col, what) = *args.first().ok_or((end_col, "expect: missing ok, fail or an error such as -EBUSY".to_string()))?;
     let mut e = match what {
         "ok" => Expect { ok: true, ..Default::default() },
@@ -449,7 +441,7 @@ fn parse_expect(args: &[Word], end_col: usize, pfns: &mut Vec<(usize, usize, u64
         [] => {}
         [(_, "at"), p] if !e.ok => {
             let pfn = number(*p, "the PFN")?;
-            pfns.push((line, p.0, pfn));
+            pfns.push((p.0, pfn));
             e.pfn = Some(pfn);
         }
         [w, ..] => return Err((w.0, format!("expect: unexpected {:?} (a failure can end with at PFN)", w.1))),

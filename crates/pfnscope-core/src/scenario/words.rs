@@ -9,6 +9,11 @@ use crate::workload::WorkloadSpec;
 /// Page flags a `page` line or `set_page_flags` can set.
 pub(super) const FLAGS: [(&str, PageFlags); 3] = [("dirty", PageFlags::DIRTY), ("writeback", PageFlags::WRITEBACK), ("locked", PageFlags::LOCKED)];
 
+/// A page flag by its word.
+fn page_flag(w: &str) -> Option<PageFlags> {
+    FLAGS.iter().find(|f| f.0 == w).map(|f| f.1)
+}
+
 /// The words of [`FLAGS`] set in `flags`.
 pub fn flag_words(flags: PageFlags) -> Vec<&'static str> {
     FLAGS.iter().filter(|(_, f)| flags.contains(*f)).map(|(n, _)| *n).collect()
@@ -44,6 +49,11 @@ pub(super) fn number<T: TryFrom<u64>>(w: Word, what: &str) -> Result<T, Fail> {
         None => t.parse::<u64>(),
     };
     v.ok().and_then(|v| T::try_from(v).ok()).ok_or_else(|| (w.0, format!("{what}: {:?} is not a number in range (decimal or 0x hex)", w.1)))
+}
+
+/// `START END` as a range.
+pub(super) fn range(a: Word, b: Word) -> Result<crate::geometry::PfnRange, Fail> {
+    Ok(crate::geometry::PfnRange::new(number(a, "the start PFN")?, number(b, "the end PFN")?))
 }
 
 /// Reads an operation's words in order.
@@ -85,8 +95,9 @@ impl<'a> Args<'a, '_> {
     }
 }
 
-/// Every operation's name and the words it takes, for errors and docs.
-pub const OPS: [(&str, &str); 24] = [
+/// Every operation's name and the words it takes, shown with an error in
+/// its line.
+pub const OPS: [(&str, &str); 23] = [
     ("alloc_pages", "GFP ORDER KIND"),
     ("free_pages", "PFN ORDER"),
     ("alloc_contig_range", "START END [cma]"),
@@ -110,15 +121,25 @@ pub const OPS: [(&str, &str); 24] = [
     ("set_page_flags", "PFN dirty|writeback|locked..."),
     ("on_cpu", "CPU"),
     ("start_isolate_page_range", "START END"),
-    ("page", "PFN KIND [order N] [lru-batch]"),
 ];
 
-/// An operation from its words (name first).
+/// An operation from its words (name first); an error in its words says
+/// what the operation takes.
 #[inline(never)]
-pub(super) fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Op, Fail> {
+pub(super) fn parse_op(ws: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64)>) -> Result<Op, Fail> {
     let (name_col, name) = *ws.first().ok_or((end_col, "missing the operation".to_string()))?;
+    let Some((_, usage)) = OPS.iter().find(|o| o.0 == name) else {
+        return Err((name_col, format!("unknown operation {name:?} (known: {})", OPS.map(|o| o.0).join(", "))));
+    };
     let mut a = Args { words: &ws[1..], at: 0, end_col, pfns: Vec::new() };
-    let op = match name {
+    let op = op_of(name, &mut a).and_then(|op| a.done().map(|()| op)).map_err(|(col, why)| (col, format!("{why} (write: {name} {usage})")))?;
+    pfns.append(&mut a.pfns);
+    Ok(op)
+}
+
+/// The operation `name` from the words after it.
+fn op_of(name: &str, a: &mut Args) -> Result<Op, Fail> {
+    Ok(match name {
         "alloc_pages" => {
             let g = a.next("a GFP mask")?;
             if crate::alloc::Gfp::by_name(g.1).is_none() {
@@ -154,21 +175,18 @@ pub(super) fn parse_op<'a>(ws: &[Word<'a>], end_col: usize, pfns: &mut Vec<(usiz
             let pfn = a.pfn("the PFN")?;
             let mut flags = PageFlags::empty();
             while let Some(&w) = a.words.get(a.at) {
-                flags |= FLAGS.iter().find(|f| f.0 == w.1).ok_or((w.0, format!("unknown page flag {:?} (known: dirty, writeback, locked)", w.1)))?.1;
+                flags |= page_flag(w.1).ok_or((w.0, format!("unknown page flag {:?} (known: dirty, writeback, locked)", w.1)))?;
                 a.at += 1;
             }
             if flags.is_empty() {
-                return Err((end_col, "missing a flag: dirty, writeback or locked".into()));
+                return Err((a.end_col, "missing a flag: dirty, writeback or locked".into()));
             }
             Op::SetPageFlags { pfn, flags }
         }
         "on_cpu" => Op::OnCpu { cpu: a.num("the CPU")? },
         "start_isolate_page_range" => Op::StartIsolatePageRange { start: a.pfn("the start PFN")?, end: a.pfn("the end PFN")? },
-        _ => return Err((name_col, format!("unknown operation {name:?} (known: {})", OPS[..OPS.len() - 1].iter().map(|o| o.0).collect::<Vec<_>>().join(", ")))),
-    };
-    a.done()?;
-    pfns.append(&mut a.pfns);
-    Ok(op)
+        _ => return Err((0, format!("{name} has no reader: add it to op_of"))),
+    })
 }
 
 /// A workload preset's name, checked without building the preset.
@@ -231,8 +249,8 @@ pub(super) fn parse_page(ws: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64
             "lru-batch" => lru_batch = true,
             "pinned" => pin = Some(false),
             "longterm-pinned" => pin = Some(true),
-            _ => match FLAGS.iter().find(|f| f.0 == w.1) {
-                Some(f) => flags |= f.1,
+            _ => match page_flag(w.1) {
+                Some(f) => flags |= f,
                 None => return Err((w.0, format!("unknown page attribute {:?} (known: order N, lru-batch, pinned, longterm-pinned, dirty, writeback, locked)", w.1))),
             },
         }
@@ -244,4 +262,49 @@ pub(super) fn parse_page(ws: &[Word], end_col: usize, pfns: &mut Vec<(usize, u64
         ops.push(Op::SetPageFlags { pfn, flags });
     }
     Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation in [`OPS`] writes as words that read back to it,
+    /// and a mistake in its words says what it takes.
+    #[test]
+    fn every_operation_reads_back_from_its_words() {
+        let ops = [
+            Op::AllocPages { gfp: "GFP_KERNEL".into(), order: 2, kind: PageKind::Kernel },
+            Op::FreePages { pfn: 0x10, order: 1 },
+            Op::AllocContigRange { start: 0x200, end: 0x400, cma: true },
+            Op::FreeContigRange { pfn: 0x200, nr: 512 },
+            Op::AllocContigPages { nr: 512 },
+            Op::CmaAlloc { area: 0, count: 64, align: 4 },
+            Op::CmaRelease { area: 0, pfn: 0x2800, count: 64 },
+            Op::VirtioMemUnplug { device: 1, subblocks: 2 },
+            Op::VirtioMemPlug { device: 1, subblocks: 2 },
+            Op::OfflinePages { start: 0x3400, nr: 512, budget: 3 },
+            Op::OnlinePages { start: 0x3400, nr: 512 },
+            Op::AllocContigRangeV4 { start: 0x200, end: 0x400 },
+            Op::AllocContigPages2010 { hint: 0x100, nr: 100 },
+            Op::Drain,
+            Op::Age { workload: "desktop".into(), seed: 1, steps: 300 },
+            Op::Wait { ms: 2000 },
+            Op::WalkFreeMemBlock { min_order: 3 },
+            Op::Kmempowerd { max_used_pct: 50 },
+            Op::PinFirstIn { start: 0x0, end: 0x10, longterm: true },
+            Op::PinPage { pfn: 0x10, longterm: false },
+            Op::SetPageFlags { pfn: 0x10, flags: PageFlags::DIRTY | PageFlags::LOCKED },
+            Op::OnCpu { cpu: 1 },
+            Op::StartIsolatePageRange { start: 0x200, end: 0x400 },
+        ];
+        assert_eq!(ops.len(), OPS.len());
+        for op in ops {
+            let text = op_words(&op);
+            let ws = words(&text);
+            assert!(OPS.iter().any(|o| o.0 == ws[0].1), "{text}");
+            assert_eq!(parse_op(&ws, text.len() + 1, &mut Vec::new()), Ok(op), "{text}");
+        }
+        let e = parse_op(&words("cma_alloc 0 64"), 15, &mut Vec::new()).unwrap_err();
+        assert_eq!(e, (15, "missing the alignment order (write: cma_alloc AREA COUNT ALIGN)".to_string()));
+    }
 }
