@@ -387,9 +387,7 @@ impl Session {
         let Some(r) = self.op_range() else { return };
         let targets = self.player.as_ref().map(|p| p.trace.steps.iter().filter_map(|s| s.target).collect::<Vec<_>>()).unwrap_or_default();
         let union = targets.iter().fold(r, |u, t| PfnRange::new(u.start.min(t.start), u.end.max(t.end)));
-        let frame = if union.len() <= r.len() * 8 { union } else { r };
-        let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, frame);
-        self.set_view(v);
+        self.frame_range(if union.len() <= r.len() * 8 { union } else { r });
     }
 
     /// The camera after a step: when the step's pages (or where it moved
@@ -453,7 +451,7 @@ impl Session {
         }
     }
 
-    /// Frames a range with a little context around it.
+    /// Frames a range on the map, zoomed to fit it in the room there is.
     pub fn frame_range(&mut self, r: PfnRange) {
         let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, r);
         self.set_view(v);
@@ -463,9 +461,7 @@ impl Session {
     /// some context, and outlines it.
     pub fn focus_on(&mut self, pfn: u64, pages: u64) {
         let r = PfnRange::new(pfn, pfn + pages.max(1));
-        let context = PfnRange::new(pfn.saturating_sub(64), pfn + pages.max(64) + 64);
-        let v = Viewport::frame(self.machine.pfn_span(), self.viewport.width, self.room_h, context);
-        self.set_view(v);
+        self.frame_range(PfnRange::new(pfn.saturating_sub(64), pfn + pages.max(64) + 64));
         self.focus = Some(r);
     }
 
