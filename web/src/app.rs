@@ -90,9 +90,9 @@ impl AppProps {
         let mut url_error = None;
         let link = Link::parse(&query).unwrap_or_else(|e| {
             url_error = Some(e);
-            Link::parse("").expect("an empty link")
+            Link::default()
         });
-        let plain = query.trim_start_matches('?').split('&').all(|p| p.is_empty() || pfnscope_view::link::LINK_KEYS.iter().chain(["bench"].iter()).any(|k| p.split('=').next() == Some(*k)));
+        let plain = !pfnscope_view::link::has_overrides(&query);
         let (scenario, open, builtin) = match &link.source {
             Source::Default => (pfnscope_view::session::apply_query(Scenario::default(), &query), None, plain.then(|| "default".to_string())),
             Source::Builtin(n) => match Scenario::builtin(n) {
@@ -113,7 +113,7 @@ impl AppProps {
             url_error.get_or_insert("this build has no benchmark page: scripts/bench-browser.sh builds one".into());
         }
         let embed = link.embed;
-        let (width, height) = if embed { embed_map_size() } else { map_size_for_window() };
+        let (width, height) = map_size(embed);
         // Benchmarks time the step itself, not its animation.
         let animate = bench.is_none() && !crate::animation::prefers_reduced_motion();
         let open = if url_error.is_some() { None } else { open };
@@ -121,24 +121,19 @@ impl AppProps {
     }
 }
 
-/// The map's size in an iframe: the frame's width, and its height less
-/// the player and the lesson below the map.
-pub fn embed_map_size() -> (u32, u32) {
-    let window = web_sys::window();
-    let px = |v: Option<wasm_bindgen::JsValue>| v.and_then(|v| v.as_f64()).map(|v| v as u32);
-    let w = px(window.as_ref().and_then(|w| w.inner_width().ok())).unwrap_or(800);
-    let h = px(window.as_ref().and_then(|w| w.inner_height().ok())).unwrap_or(500);
-    (w.saturating_sub(crate::labels::RULER_W + 16).clamp(240, 1600), h.saturating_sub(230).clamp(160, 1000))
-}
-
-/// The map's size for the window: beside the panels on wide windows,
-/// above them (the stylesheet stacks them under 1100 px) on narrow ones,
-/// as tall as the window allows below the header.
-pub fn map_size_for_window() -> (u32, u32) {
+/// The map's size for the window. In an iframe: the frame's width, and
+/// its height less the player and the lesson below the map. Otherwise
+/// beside the panels on wide windows, above them (the stylesheet stacks
+/// them under 1100 px) on narrow ones, as tall as the window allows below
+/// the header.
+pub fn map_size(embed: bool) -> (u32, u32) {
     let window = web_sys::window();
     let px = |v: Option<wasm_bindgen::JsValue>| v.and_then(|v| v.as_f64()).map(|v| v as u32);
     let w = px(window.as_ref().and_then(|w| w.inner_width().ok())).unwrap_or(1280);
     let h = px(window.as_ref().and_then(|w| w.inner_height().ok())).unwrap_or(800);
+    if embed {
+        return (w.saturating_sub(crate::labels::RULER_W + 16).clamp(240, 1600), h.saturating_sub(230).clamp(160, 1000));
+    }
     let beside = if w > 1100 { 560 } else { 48 };
     let width = w.saturating_sub(beside + crate::labels::RULER_W).clamp(320, 1600);
     let height = h.saturating_sub(240).clamp(360, 1000);

@@ -1,12 +1,19 @@
 //! The browser's own services the app borrows rather than compiling in:
-//! fetching a built-in scenario file, packing a scenario for a share link
-//! with `CompressionStream("deflate-raw")` and base64url (the same format
-//! as `pfnscope_view::link::pack`), the clipboard, and `localStorage`.
+//! gunzipping a snapshot file and packing a scenario for a share link
+//! (`DecompressionStream`, `CompressionStream("deflate-raw")` and
+//! base64url, the same format as `pfnscope_view::link::pack`), so the
+//! bundle carries no inflate code (pfnscope-import's `gzip` feature is off
+//! in the web build); fetching a built-in scenario file; the clipboard;
+//! `localStorage`.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = "
+export async function pfnscope_gunzip(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 export async function pfnscope_fetch_text(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(r.status + ' ' + r.statusText);
@@ -37,6 +44,8 @@ export function pfnscope_store_set(key, value) {
 ")]
 extern "C" {
     #[wasm_bindgen(catch)]
+    async fn pfnscope_gunzip(bytes: &[u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
     async fn pfnscope_fetch_text(url: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
     async fn pfnscope_pack(text: &str) -> Result<JsValue, JsValue>;
@@ -58,6 +67,14 @@ fn why(e: JsValue) -> String {
 
 fn text(v: Result<JsValue, JsValue>) -> Result<String, String> {
     v.map(|v| v.as_string().unwrap_or_default()).map_err(why)
+}
+
+/// A gzip-compressed snapshot file, decompressed, or why it could not be.
+pub async fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    match pfnscope_gunzip(bytes).await {
+        Ok(v) => Ok(js_sys::Uint8Array::new(&v).to_vec()),
+        Err(e) => Err(format!("not a gzip-compressed snapshot ({})", why(e))),
+    }
 }
 
 /// A file next to the page, as text.

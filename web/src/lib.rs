@@ -14,7 +14,6 @@ mod controls;
 mod diagnosis;
 mod export;
 mod gallery;
-mod gunzip;
 mod js;
 mod labels;
 mod lesson;

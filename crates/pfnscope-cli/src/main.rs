@@ -405,7 +405,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Scenario::parse(&text).map_err(|e| format!("{scenario}: {e}"))?;
                 Source::Inline(pack(&text))
             };
-            println!("{base}{}", Link { source, step, zoom: None, at: None, compare: None, embed, gallery: false }.to_query());
+            println!("{base}{}", Link { source, step, embed, ..Link::default() }.to_query());
             Ok(())
         }
         Command::Import { file, json } => {

@@ -22,9 +22,10 @@ use crate::session::Session;
 use crate::viewport::Viewport;
 
 /// Where a link's scenario comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Source {
     /// No scenario named: the built-in default.
+    #[default]
     Default,
     /// A built-in scenario's name (`scenario=`).
     Builtin(String),
@@ -34,7 +35,7 @@ pub enum Source {
 
 /// Everything a share link says, but the scenario's own overrides
 /// (`machine=`, `seed=`...), which [`crate::session::apply_query`] reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Link {
     pub source: Source,
     /// Steps played: 0 is before the first step.
@@ -52,10 +53,20 @@ pub struct Link {
 /// The keys a link may hold beside the scenario's overrides.
 pub const LINK_KEYS: [&str; 8] = ["scenario", "s", "step", "zoom", "at", "compare", "embed", "gallery"];
 
+/// Whether a query changes its scenario (`machine=`, `seed=`,
+/// `reporting=`...) beyond naming it and placing the view: a built-in so
+/// changed is no longer shared by its name.
+pub fn has_overrides(query: &str) -> bool {
+    query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()).any(|p| {
+        let key = p.split('=').next().unwrap_or_default();
+        !LINK_KEYS.contains(&key) && key != "bench"
+    })
+}
+
 impl Link {
     /// Reads a URL query; a bad value is an error naming it.
     pub fn parse(query: &str) -> Result<Link, String> {
-        let mut l = Link { source: Source::Default, step: None, zoom: None, at: None, compare: None, embed: false, gallery: false };
+        let mut l = Link::default();
         for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let bad = |what: &str| format!("URL parameter {key}={value:?}: {what}");
@@ -125,9 +136,8 @@ impl Link {
             step: session.player.as_ref().map(|p| p.cursor.map_or(0, |c| c + 1)),
             zoom: Some(v.zoom),
             at: Some(v.row_start(v.top_row)),
-            compare: None,
             embed,
-            gallery: false,
+            ..Link::default()
         }
     }
 }
@@ -218,6 +228,14 @@ mod tests {
         }
         assert_eq!(base64url(b"\xfb\xff"), "-_8");
         assert!(from_base64url("a+b").is_none());
+    }
+
+    #[test]
+    fn overrides_are_keys_beyond_the_links_own() {
+        assert!(!has_overrides("?scenario=pinned&step=3&embed&bench=5"));
+        assert!(!has_overrides(""));
+        assert!(has_overrides("?scenario=pinned&reporting=walk"));
+        assert!(has_overrides("machine=teaching-16m"));
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl App {
             GalleryMsg::Choose(i) => {
                 let Some(g) = self.gallery.take() else { return false };
                 let msg = match &g.own[i] {
-                    Some(text) => ScenarioMsg::Text(None, "your scenario".into(), Ok(text.clone()), String::new()),
+                    Some(text) => ScenarioMsg::Text(super::scenario::Incoming { name: None, what: "your scenario".into(), text: Ok(text.clone()), query: String::new(), keep: false }),
                     None => ScenarioMsg::Open(Source::Builtin(g.names[i].into()), String::new()),
                 };
                 ctx.link().send_message(Msg::Scenario(msg));

@@ -36,7 +36,7 @@ impl App {
                 let link = ctx.link().clone();
                 self.notice = Some(Notice::Info(format!("decompressing {name} ({} KB)…", bytes.len() / 1024)));
                 wasm_bindgen_futures::spawn_local(async move {
-                    match crate::gunzip::gunzip(&bytes).await {
+                    match crate::js::gunzip(&bytes).await {
                         Ok(raw) => link.send_message(Msg::Import(ImportMsg::Bytes(name, raw))),
                         Err(e) => link.send_message(Msg::Import(ImportMsg::Failed(format!("{name}: {e}")))),
                     }

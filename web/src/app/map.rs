@@ -37,7 +37,7 @@ impl App {
                 true
             }
             MapMsg::Resize => {
-                let (w, h) = if ctx.props().embed { embed_map_size() } else { map_size_for_window() };
+                let (w, h) = map_size(ctx.props().embed);
                 self.move_view(&mut |s| {
                     s.resize(w, h);
                     s.follow_step();

@@ -6,12 +6,23 @@ use pfnscope_view::link::{Link, Source};
 
 use super::*;
 
+/// A scenario's text that arrived (fetched, unpacked or read).
+pub struct Incoming {
+    /// The built-in's name, when it is one.
+    pub name: Option<String>,
+    /// What it is called in messages.
+    pub what: String,
+    pub text: Result<String, String>,
+    /// The URL query whose overrides apply to it.
+    pub query: String,
+    /// A file the user chose: kept in this browser for the gallery.
+    pub keep: bool,
+}
+
 pub enum ScenarioMsg {
     /// Open a scenario, applying a URL's overrides (its query) once read.
     Open(Source, String),
-    /// A scenario's text arrived (fetched, unpacked or read), with what it
-    /// is called in messages.
-    Text(Option<String>, String, Result<String, String>, String),
+    Text(Incoming),
     /// A scenario file was chosen or dropped.
     File(web_sys::File),
     /// Save the current scenario as a file.
@@ -23,7 +34,8 @@ pub enum ScenarioMsg {
     Checkpoint(bool),
     /// Save the map (`map`) or the charts (`charts`, one PNG each) as PNG.
     Png(&'static str),
-    /// Record the trace played from the start as a video, or stop.
+    /// Record the trace as a video from this step (from the start when at
+    /// the end), or stop.
     Record,
 }
 
@@ -34,28 +46,38 @@ impl App {
                 let link = ctx.link().clone();
                 self.notice = Some(Notice::Info("opening the scenario…".into()));
                 wasm_bindgen_futures::spawn_local(async move {
-                    let (name, what, text) = match &source {
-                        Source::Default => (Some("default".to_string()), "the default scenario".to_string(), Ok(Scenario::default().to_text())),
-                        Source::Builtin(n) => {
-                            let text = match Scenario::builtin_text(n) {
+                    let incoming = match source {
+                        Source::Default | Source::Builtin(_) => {
+                            let n = match source {
+                                Source::Builtin(n) => n,
+                                _ => "default".to_string(),
+                            };
+                            let text = match Scenario::builtin_text(&n) {
                                 Some(t) => Ok(t.to_string()),
                                 None => crate::js::fetch_text(&format!("scenarios/{n}.scenario")).await,
                             };
-                            (Some(n.clone()), format!("scenario {n}"), text)
+                            Incoming { what: format!("scenario {n}"), name: Some(n), text, query, keep: false }
                         }
-                        Source::Inline(p) => (None, "the link's scenario".to_string(), crate::js::unpack(p).await),
+                        Source::Inline(p) => Incoming { name: None, what: "the link's scenario".into(), text: crate::js::unpack(&p).await, query, keep: false },
                     };
-                    link.send_message(Msg::Scenario(ScenarioMsg::Text(name, what, text, query)));
+                    link.send_message(Msg::Scenario(ScenarioMsg::Text(incoming)));
                 });
                 true
             }
-            ScenarioMsg::Text(name, what, text, query) => {
-                let parsed = text.and_then(|t| Scenario::parse(&t).map_err(|e| e.to_string()).and_then(|s| pfnscope_view::session::apply_query(s, &query)));
+            ScenarioMsg::Text(Incoming { name, what, text, query, keep }) => {
+                let parsed = text.and_then(|t| {
+                    let s = Scenario::parse(&t).map_err(|e| e.to_string())?;
+                    // A good file is kept in this browser: the gallery
+                    // lists it under "Your scenarios".
+                    if keep {
+                        super::gallery::keep_own_scenario(&t, &s.title);
+                    }
+                    pfnscope_view::session::apply_query(s, &query)
+                });
                 match parsed {
                     Ok(s) => {
                         // A built-in opened by name, unchanged, is shared by name.
-                        let plain = query.split('&').all(|p| p.is_empty() || pfnscope_view::link::LINK_KEYS.iter().any(|k| p.trim_start_matches('?').starts_with(&format!("{k}="))));
-                        self.builtin = name.filter(|_| plain);
+                        self.builtin = name.filter(|_| !pfnscope_view::link::has_overrides(&query));
                         self.open_scenario(ctx, s);
                     }
                     // Nothing is half-loaded: the current view stays, or, when
@@ -78,14 +100,7 @@ impl App {
                 let link = ctx.link().clone();
                 self.reader = Some(gloo::file::callbacks::read_as_text(&gloo::file::File::from(file), move |r| {
                     let text = r.map_err(|e| e.to_string());
-                    // A good file is kept in this browser: the gallery
-                    // lists it under "Your scenarios".
-                    if let Ok(t) = &text {
-                        if let Ok(s) = Scenario::parse(t) {
-                            super::gallery::keep_own_scenario(t, &s.title);
-                        }
-                    }
-                    link.send_message(Msg::Scenario(ScenarioMsg::Text(None, name, text, String::new())));
+                    link.send_message(Msg::Scenario(ScenarioMsg::Text(Incoming { name: None, what: name, text, query: String::new(), keep: true })));
                 }));
                 true
             }
