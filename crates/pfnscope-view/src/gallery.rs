@@ -59,14 +59,9 @@ pub fn stage(s: &Scenario) -> Scenario {
     Scenario { play: None, ..s.clone() }
 }
 
-/// A thumbnail of a scenario's stage, `width` pixels wide and at most
-/// `height` tall, cut to the rows the machine fills: `(height, RGBA)`.
-pub fn thumbnail(s: &Scenario, width: u32, height: u32, theme: Theme) -> Result<(u32, Vec<u8>), String> {
-    let m = stage(s).build().map_err(|e| e.to_string())?;
-    Ok(thumbnail_of(&m, width, height, theme))
-}
-
-/// A machine's thumbnail (see [`thumbnail`]).
+/// A thumbnail of a machine (a scenario's stage), `width` pixels wide
+/// and at most `height` tall, cut to the rows the machine fills:
+/// `(height, RGBA)`.
 pub fn thumbnail_of(m: &pfnscope_core::Machine, width: u32, height: u32, theme: Theme) -> (u32, Vec<u8>) {
     let v = Viewport::fit(m.pfn_span(), width, height);
     let mut px = render(m, &v, &Palette::new(theme), &Overlay::default());
@@ -91,10 +86,11 @@ mod tests {
         assert_eq!(pins.len(), 1);
         assert!(pins[0].1.iter().any(|&i| cards[i].name == "cma-pinned-page"));
         assert!(groups(&cards, "no such words").is_empty());
-        let (h, px) = thumbnail(&Scenario::builtin("tour").unwrap(), 64, 40, Theme::Light).unwrap();
-        let mut b = crate::session::Session::start_build(&stage(&Scenario::builtin("default").unwrap())).unwrap();
+        let (h, px) = thumbnail_of(&stage(&Scenario::builtin("tour").unwrap()).build().unwrap(), 64, 40, Theme::Light);
+        let default = stage(&Scenario::builtin("default").unwrap());
+        let mut b = crate::session::Session::start_build(&default).unwrap();
         while !b.advance().unwrap() {}
-        assert_eq!(thumbnail_of(&b.into_machine(), 64, 40, Theme::Light), thumbnail(&Scenario::builtin("default").unwrap(), 64, 40, Theme::Light).unwrap(), "built in chunks or at once, the same picture");
+        assert_eq!(thumbnail_of(&b.into_machine(), 64, 40, Theme::Light), thumbnail_of(&default.build().unwrap(), 64, 40, Theme::Light), "built in chunks or at once, the same picture");
         assert!(h <= 40 && h > 0);
         assert_eq!(px.len(), (64 * h * 4) as usize);
         assert!(px.chunks(4).any(|p| p != &px[..4]), "the thumbnail shows something");
