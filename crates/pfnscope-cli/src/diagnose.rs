@@ -41,6 +41,8 @@ pub fn load_machine(name: &str) -> Result<(Machine, String), String> {
 pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), String>), String> {
     let play = s.play.clone().ok_or_else(|| format!("{name}: the scenario plays no operation"))?;
     let mut m = s.build().map_err(|e| e.to_string())?;
+    // The variant plays from the same state: kept rather than built again.
+    let before = s.variant.as_ref().map(|_| m.clone());
     let (result, trace) = m.record(play.title(), |m| play.run(m));
     let attempts: Vec<Attempt> = m.diagnose_trace(&trace).into_iter().filter(|a| a.diagnosis.verdict != Verdict::Free).collect();
     let ok = result.is_ok();
@@ -80,8 +82,8 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
     }
     out += &format!("\n{}: {}\n", if ok { "ok" } else { "failed" }, result.unwrap_or_else(|e| e));
     out += &format!("expected: {} ({})\n", expect.describe(), if verdict.is_ok() { "as expected" } else { "NOT as expected" });
-    if let Some(v) = &s.variant {
-        out += &variant_outcome(name, s, v, &play)?;
+    if let (Some(v), Some(base)) = (&s.variant, &before) {
+        out += &variant_outcome(name, base, v, &play)?;
     }
     if !attempts.is_empty() {
         out += "\nwhy (by 6.12's rules):\n";
@@ -94,11 +96,10 @@ pub fn run(name: &str, s: &Scenario, json: bool) -> Result<(String, Result<(), S
 
 /// The scenario's historical kernel on the same starting state: its
 /// outcome in a line (`pfnscope compare` shows both traces side by side).
-fn variant_outcome(name: &str, s: &Scenario, variant: &str, play: &pfnscope_core::Op) -> Result<String, String> {
+fn variant_outcome(name: &str, base: &pfnscope_core::Machine, variant: &str, play: &pfnscope_core::Op) -> Result<String, String> {
     let against = pfnscope_view::compare::Against::parse(variant)?;
     let contest = against.contest(play)?;
-    let base = s.build().map_err(|e| e.to_string())?;
-    let cmp = pfnscope_view::compare::Comparison::new(&base, contest);
+    let cmp = pfnscope_view::compare::Comparison::new(base, contest);
     let o = &cmp.right.outcome;
     Ok(format!("{} on the same state: {} ({} steps; `pfnscope compare --scenario {name} --against {variant}` shows both)\n", cmp.right.label, o.text, cmp.right.trace.steps.len()))
 }

@@ -97,6 +97,10 @@ fn run_explains_a_failed_grab() {
     assert!(out.contains("failed: -EBUSY") && out.contains("expected: -EBUSY at 0x3400 (as expected)"), "{out}");
     assert!(out.contains("test_pages_isolated"), "{out}");
     assert!(out.contains("why (by 6.12's rules):") && out.contains("pinned: 1 folio(s)"), "{out}");
+    // The scenario's variant plays the same state: v4.9 fails only at the
+    // test, after 36 steps, where 6.12 refused at isolation.
+    let (ok, out, _) = pfnscope(&["run", "slab-in-movable"]);
+    assert!(ok && out.contains("v4.9 (seed 001) on the same state: [0x2000, 0x2200) PFNs busy (36 steps"), "{out}");
     let (_, json, _) = pfnscope(&["run", "slab-in-movable", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["outcome"]["ok"], false);
